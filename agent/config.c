@@ -1,0 +1,72 @@
+/* config — the agent's option table (see config.h). */
+#include "config.h"
+#include "mxs_conf.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#define O(f) offsetof(struct mxs_agent_config, f)
+#define C(f) offsetof(struct mxs_agent_config, f)
+
+static const struct mxs_conf_opt agent_opts[] = {
+	{"resolver", "unbound_config", MXS_CONF_STR, NULL, 0, 0, O(unbound_config), 0,
+	 "unbound.conf-style file read by libunbound (stub-zone, local-zone, ...)"},
+	{"resolver", "trust_anchor_file", MXS_CONF_STR, "/usr/share/dns/root.key", 0, 0,
+	 O(trust_anchor_file), 0, "DNSSEC trust anchors (DS or DNSKEY records, zone-file format)"},
+	{"resolver", "forward", MXS_CONF_LIST, NULL, 0, MXS_AGENT_LIST_MAX, O(forward),
+	 C(nforward), "forward all queries to this validating resolver (IP address)"},
+	{"resolver", "stub_zone", MXS_CONF_STR, NULL, 0, 0, O(stub_zone), 0,
+	 "send queries for this zone to stub_addr instead of recursing"},
+	{"resolver", "stub_addr", MXS_CONF_LIST, NULL, 0, MXS_AGENT_LIST_MAX, O(stub_addr),
+	 C(nstub_addr), "authoritative server address for stub_zone"},
+	{"resolver", "use_resolv_conf", MXS_CONF_BOOL, "no", 0, 0, O(use_resolv_conf), 0,
+	 "forward to the servers in /etc/resolv.conf instead of recursing"},
+	{"tls", "ca_file", MXS_CONF_STR, "/etc/ssl/certs/ca-certificates.crt", 0, 0, O(ca_file), 0,
+	 "PEM bundle of trusted root CAs for PKIX validation"},
+	{"tls", "ca_path", MXS_CONF_STR, NULL, 0, 0, O(ca_path), 0,
+	 "directory of hashed trusted CA certificates"},
+	{"tls", "intermediates_file", MXS_CONF_STR, NULL, 0, 0, O(intermediates_file), 0,
+	 "known intermediate CAs (untrusted), used to name a missing intermediate"},
+	{"probe", "helo_name", MXS_CONF_STR, NULL, 0, 0, O(helo_name), 0,
+	 "name sent in EHLO (default: this host's name)"},
+	{"probe", "dns_timeout_ms", MXS_CONF_INT, "10000", 100, 120000, O(dns_timeout_ms), 0,
+	 "give up on one DNS lookup after this long"},
+	{"probe", "connect_timeout_ms", MXS_CONF_INT, "10000", 100, 120000,
+	 O(connect_timeout_ms), 0, "TCP connect timeout"},
+	{"probe", "command_timeout_ms", MXS_CONF_INT, "30000", 100, 600000,
+	 O(command_timeout_ms), 0, "wait this long for each SMTP reply (greeting, EHLO, STARTTLS)"},
+	{"probe", "tls_timeout_ms", MXS_CONF_INT, "20000", 100, 120000, O(tls_timeout_ms), 0,
+	 "TLS handshake timeout"},
+	{"probe", "session_timeout_ms", MXS_CONF_INT, "60000", 100, 900000,
+	 O(session_timeout_ms), 0, "hard limit on one address's whole SMTP session"},
+	{"probe", "ipv4", MXS_CONF_BOOL, "yes", 0, 0, O(ipv4), 0, "probe IPv4 addresses"},
+	{"probe", "ipv6", MXS_CONF_BOOL, "yes", 0, 0, O(ipv6), 0, "probe IPv6 addresses"},
+};
+
+#define NOPTS (sizeof(agent_opts) / sizeof(agent_opts[0]))
+
+int
+mxs_agent_config_load(struct mxs_agent_config *c, const char *path, char *errstr, size_t errlen)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if ((rc = mxs_conf_defaults(agent_opts, NOPTS, c)) != 0)
+		return mxs_seterr(errstr, errlen, rc, "defaults: %s", mxs_strerror(rc));
+	if (path == NULL)
+		return 0;
+	return mxs_conf_load(agent_opts, NOPTS, c, path, errstr, errlen);
+}
+
+void
+mxs_agent_config_free(struct mxs_agent_config *c)
+{
+	mxs_conf_free(agent_opts, NOPTS, c);
+}
+
+void
+mxs_agent_config_example(FILE *out)
+{
+	fprintf(out, "; mxsentry-agent configuration: every option with its default.\n\n");
+	mxs_conf_print_example(agent_opts, NOPTS, out);
+}

@@ -1,0 +1,32 @@
+#!/bin/sh
+# Install every Debian package mxsentry needs to build, test and run its test
+# world.  Idempotent and non-interactive; safe to run on every invocation of
+# quickstart.sh and tests/run.sh.  Postfix is preseeded with "No configuration"
+# so it never asks a question and never starts a system-wide instance.
+set -eu
+
+BUILD="build-essential cmake pkg-config clang-format
+  libssl-dev libevent-dev libunbound-dev libcurl4-openssl-dev
+  libnng-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
+  libjansson-dev libsqlite3-dev libinih-dev libcmocka-dev"
+WORLD="iproute2 iptables nsd ldnsutils openssl postfix nginx-light
+  ca-certificates time procps psmisc"
+
+missing=""
+for p in $BUILD $WORLD; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+		|| missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The packaged daemons must not run on the host: the test world starts its own
+# instances inside network namespaces from private config directories.
+for s in nsd nginx postfix; do
+	systemctl disable --now "$s" >/dev/null 2>&1 || service "$s" stop >/dev/null 2>&1 || true
+done
+exit 0

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "mxs_limits.h"
 #include "mxs_err.h"
 
 #define MXS_DNS_T_A     1

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "limits.h"
+#include "mxs_limits.h"
 #include "mxs_err.h"
 
 enum mxs_status {

@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "limits.h"
+#include "mxs_limits.h"
 #include "mxs_err.h"
 
 struct mxs_smtp_reply {

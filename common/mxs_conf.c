@@ -1,6 +1,6 @@
 /* mxs_conf — table-driven configuration files (see mxs_conf.h). */
 #include "mxs_conf.h"
-#include "limits.h"
+#include "mxs_limits.h"
 
 #include <errno.h>
 #include <ini.h>
@@ -115,7 +115,7 @@ mxs_conf_defaults(const struct mxs_conf_opt *table, size_t n, void *obj)
 }
 
 static int
-conf_handler(void *user, const char *section, const char *name, const char *value, int lineno)
+conf_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct conf_load *cl = user;
 
@@ -127,7 +127,6 @@ conf_handler(void *user, const char *section, const char *name, const char *valu
 			return 0;
 		return 1;
 	}
-	(void)lineno;
 	snprintf(cl->err, sizeof(cl->err), "unknown option [%s] %s", section, name);
 	return 0;
 }

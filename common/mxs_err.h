@@ -18,7 +18,7 @@ enum {
 	MXS_OK = 0,
 	MXS_ENOMEM = -1,   /* allocation failed */
 	MXS_EINVAL = -2,   /* invalid argument or input */
-	MXS_ELIMIT = -3,   /* input exceeded a named limit (limits.h) */
+	MXS_ELIMIT = -3,   /* input exceeded a named limit (mxs_limits.h) */
 	MXS_ESYS = -4,     /* system call failed, see errno text */
 	MXS_ECONFIG = -5,  /* configuration rejected */
 	MXS_ETLS = -6,     /* OpenSSL setup failed */

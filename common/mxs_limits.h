@@ -1,5 +1,5 @@
 /*
- * limits.h — every limit on input from outside the process, in one place.
+ * mxs_limits — every limit on input from outside the process, in one place.
  * A parser that reads network, file or peer input names one of these.
  */
 #ifndef MXS_LIMITS_H

@@ -1,0 +1,121 @@
+/* engine — loop, resolver and TLS context shared by all probes (see engine.h). */
+#include "engine.h"
+
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <unbound-event.h>
+#include <unbound.h>
+
+uint64_t
+mxs_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+int64_t
+mxs_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Apply the [resolver] section to a fresh libunbound context. */
+static int
+engine_resolver(struct mxs_engine *e, const struct mxs_agent_config *c, char *errstr,
+		size_t errlen)
+{
+	int rc;
+
+	if (c->unbound_config != NULL && (rc = ub_ctx_config(e->ub, c->unbound_config)) != 0)
+		return mxs_seterr(errstr, errlen, MXS_EDNS, "resolver config %s: %s",
+				  c->unbound_config, ub_strerror(rc));
+	if (c->trust_anchor_file != NULL && *c->trust_anchor_file != '\0' &&
+	    (rc = ub_ctx_add_ta_file(e->ub, c->trust_anchor_file)) != 0)
+		return mxs_seterr(errstr, errlen, MXS_EDNS, "trust anchor %s: %s",
+				  c->trust_anchor_file, ub_strerror(rc));
+	if (c->use_resolv_conf && (rc = ub_ctx_resolvconf(e->ub, NULL)) != 0)
+		return mxs_seterr(errstr, errlen, MXS_EDNS, "/etc/resolv.conf: %s",
+				  ub_strerror(rc));
+	for (size_t i = 0; i < c->nforward; i++)
+		if ((rc = ub_ctx_set_fwd(e->ub, c->forward[i])) != 0)
+			return mxs_seterr(errstr, errlen, MXS_EDNS, "forward %s: %s",
+					  c->forward[i], ub_strerror(rc));
+	if (c->nstub_addr > 0 && c->stub_zone == NULL)
+		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "stub_addr given without stub_zone");
+	for (size_t i = 0; i < c->nstub_addr; i++)
+		if ((rc = ub_ctx_set_stub(e->ub, c->stub_zone, c->stub_addr[i], 0)) != 0)
+			return mxs_seterr(errstr, errlen, MXS_EDNS, "stub %s %s: %s", c->stub_zone,
+					  c->stub_addr[i], ub_strerror(rc));
+	return 0;
+}
+
+/*
+ * The client context: no verification during the handshake (we want the
+ * chain whatever it is, as an opportunistic MTA would get it, and judge it
+ * afterwards in cert_check), TLS 1.0 and up so an old server is reported as
+ * such rather than as a handshake failure.
+ */
+static int
+engine_tls(struct mxs_engine *e, char *errstr, size_t errlen)
+{
+	if ((e->ssl = SSL_CTX_new(TLS_client_method())) == NULL)
+		return mxs_seterr(errstr, errlen, MXS_ETLS, "SSL_CTX_new failed");
+	SSL_CTX_set_verify(e->ssl, SSL_VERIFY_NONE, NULL);
+	SSL_CTX_set_min_proto_version(e->ssl, TLS1_VERSION);
+	SSL_CTX_set_security_level(e->ssl, 1);
+	SSL_CTX_set_session_cache_mode(e->ssl, SSL_SESS_CACHE_OFF);
+	return 0;
+}
+
+int
+mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *errstr,
+		size_t errlen)
+{
+	int rc;
+
+	memset(e, 0, sizeof(*e));
+	e->cfg = cfg;
+	if (cfg->helo_name != NULL)
+		snprintf(e->helo, sizeof(e->helo), "%s", cfg->helo_name);
+	else if (gethostname(e->helo, sizeof(e->helo) - 1) != 0 || e->helo[0] == '\0')
+		snprintf(e->helo, sizeof(e->helo), "%s", "mxsentry.invalid");
+	if ((e->base = event_base_new()) == NULL) {
+		rc = mxs_seterr(errstr, errlen, MXS_ENOMEM, "event_base_new failed");
+		goto out;
+	}
+	if ((e->ub = ub_ctx_create_event(e->base)) == NULL) {
+		rc = mxs_seterr(errstr, errlen, MXS_EDNS, "ub_ctx_create_event failed");
+		goto out;
+	}
+	if ((rc = engine_resolver(e, cfg, errstr, errlen)) != 0)
+		goto out;
+	if ((rc = engine_tls(e, errstr, errlen)) != 0)
+		goto out;
+	if ((rc = mxs_trust_load(&e->trust, cfg->ca_file, cfg->ca_path, cfg->intermediates_file,
+				 errstr, errlen)) != 0)
+		goto out;
+	return 0;
+out:
+	mxs_engine_free(e);
+	return rc;
+}
+
+void
+mxs_engine_free(struct mxs_engine *e)
+{
+	mxs_trust_free(&e->trust);
+	if (e->ssl != NULL)
+		SSL_CTX_free(e->ssl);
+	if (e->ub != NULL)
+		ub_ctx_delete(e->ub);
+	if (e->base != NULL)
+		event_base_free(e->base);
+	memset(e, 0, sizeof(*e));
+}

@@ -1,0 +1,46 @@
+/*
+ * engine — the probe engine's shared state: one libevent loop, one
+ * libunbound context plugged into that loop (ub_ctx_create_event), one
+ * OpenSSL client context and the trust store.  One engine per process
+ * (OpenSSL 3.0 contexts lose to lock contention when threads share them);
+ * nothing here is thread-safe.
+ */
+#ifndef MXS_ENGINE_H
+#define MXS_ENGINE_H
+
+#include <stdint.h>
+
+#include <event2/event.h>
+#include <openssl/ssl.h>
+
+#include "cert_check.h"
+#include "config.h"
+#include "mxs_err.h"
+
+struct ub_ctx;
+
+struct mxs_engine {
+	struct event_base *base;
+	struct ub_ctx *ub;
+	SSL_CTX *ssl;
+	struct mxs_trust trust;
+	const struct mxs_agent_config *cfg; /* borrowed; outlives the engine */
+	char helo[256];
+};
+
+/*
+ * Set up the loop, resolver and TLS context from cfg (borrowed, must
+ * outlive e).  Environment problems (unreadable trust anchor, bad CA file,
+ * bad resolver address) are errors with the reason in errstr.  On failure
+ * e holds nothing; on success release with mxs_engine_free.
+ */
+int mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *errstr,
+		    size_t errlen) MXS_WUR;
+void mxs_engine_free(struct mxs_engine *e);
+
+/* Milliseconds on the monotonic clock, for measuring steps. */
+uint64_t mxs_now_ms(void);
+/* Milliseconds since the Unix epoch, for timestamps. */
+int64_t mxs_wall_ms(void);
+
+#endif

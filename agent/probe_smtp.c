@@ -323,7 +323,7 @@ sess_read_cb(struct bufferevent *bev, void *arg)
 			}
 			return;
 		}
-		if ((size_t)eol.pos > MXS_SMTP_LINE_MAX) {
+		if ((size_t)eol.pos + eol_len > MXS_SMTP_LINE_MAX) {
 			snprintf(err, sizeof(err), "reply line longer than %d bytes",
 				 MXS_SMTP_LINE_MAX);
 			sess_protocol_error(s, err);

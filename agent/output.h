@@ -1,6 +1,6 @@
 /*
  * output — the two presentations of a probe result: stable JSON (schema 1,
- * documented in README.md) and a readable table, one row per MX address.
+ * documented in docs/probe-json.md) and a readable table, one row per MX address.
  */
 #ifndef MXS_OUTPUT_H
 #define MXS_OUTPUT_H

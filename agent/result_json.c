@@ -132,7 +132,8 @@ rcode_name(int rcode, char *buf, size_t len)
 	return buf;
 }
 
-/* {"answered","rcode","dnssec","why_bogus","ttl","ms"} under k. */
+/* {"answered","rcode","dnssec","why_bogus","error","ttl","ms"} under k; rcode is
+ * null and error says why when the lookup got no answer. */
 static int
 add_dns(json_t *parent, const char *k, const struct mxs_dns *d)
 {
@@ -142,11 +143,14 @@ add_dns(json_t *parent, const char *k, const struct mxs_dns *d)
 	if ((o = attach(parent, k, json_object())) == NULL)
 		return MXS_ENOMEM;
 	if (put(o, "answered", json_boolean(d->done)) ||
-	    put(o, "rcode", json_string(rcode_name(d->rcode, rc, sizeof(rc)))) ||
+	    put(o, "rcode",
+	        d->done ? json_string(rcode_name(d->rcode, rc, sizeof(rc))) : json_null()) ||
 	    put(o, "dnssec", json_string(mxs_dnssec_name(d->sec))) ||
 	    put(o, "why_bogus",
 	        d->sec == MXS_SEC_BOGUS ? jstr_opt(d->why_bogus, sizeof(d->why_bogus))
 	                                : json_null()) ||
+	    put(o, "error",
+	        !d->done ? jstr_opt(d->why_bogus, sizeof(d->why_bogus)) : json_null()) ||
 	    put(o, "ttl", json_integer(d->ttl)) || put(o, "ms", json_integer(d->ms)))
 		return MXS_ENOMEM;
 	return 0;

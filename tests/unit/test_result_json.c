@@ -242,7 +242,7 @@ test_json_top_and_key_order(void **state)
 	                                  "mx",     "hosts",  NULL};
 	static const char *const mx[] = {"kind", "status", "reason", "result_type", "dns", NULL};
 	static const char *const dns[] = {"answered", "rcode", "dnssec", "why_bogus",
-	                                  "ttl",      "ms",    NULL};
+	                                  "error",    "ttl",   "ms",     NULL};
 	static const char *const host2[] = {"name", "preference", "dns", "a",
 	                                    "aaaa", "addresses",  NULL};
 	static const char *const addr[] = {"address", "family", "elapsed_ms",  "connect",
@@ -492,21 +492,23 @@ test_json_dns_table(void **state)
 		int done, rcode;
 		enum mxs_dnssec sec;
 		const char *why;
-		const char *rcode_name, *sec_name, *why_out;
+		const char *rcode_name, *sec_name, *why_out, *err_out;
 	} cases[] = {
-	        {1, 0, MXS_SEC_SECURE, "", "NOERROR", "secure", NULL},
-	        {1, 1, MXS_SEC_INSECURE, "", "FORMERR", "insecure", NULL},
-	        {1, 2, MXS_SEC_UNKNOWN, "", "SERVFAIL", "unknown", NULL},
-	        {1, 3, MXS_SEC_SECURE, "", "NXDOMAIN", "secure", NULL},
-	        {1, 4, MXS_SEC_INSECURE, "", "NOTIMP", "insecure", NULL},
-	        {1, 5, MXS_SEC_INSECURE, "", "REFUSED", "insecure", NULL},
-	        {1, 9, MXS_SEC_INSECURE, "", "RCODE9", "insecure", NULL},
-	        {1, 23, MXS_SEC_INSECURE, "", "RCODE23", "insecure", NULL},
-	        {1, 2, MXS_SEC_BOGUS, "DS mismatch", "SERVFAIL", "bogus", "DS mismatch"},
-	        {1, 0, MXS_SEC_BOGUS, "", "NOERROR", "bogus", NULL},
+	        {1, 0, MXS_SEC_SECURE, "", "NOERROR", "secure", NULL, NULL},
+	        {1, 1, MXS_SEC_INSECURE, "", "FORMERR", "insecure", NULL, NULL},
+	        {1, 2, MXS_SEC_UNKNOWN, "", "SERVFAIL", "unknown", NULL, NULL},
+	        {1, 3, MXS_SEC_SECURE, "", "NXDOMAIN", "secure", NULL, NULL},
+	        {1, 4, MXS_SEC_INSECURE, "", "NOTIMP", "insecure", NULL, NULL},
+	        {1, 5, MXS_SEC_INSECURE, "", "REFUSED", "insecure", NULL, NULL},
+	        {1, 9, MXS_SEC_INSECURE, "", "RCODE9", "insecure", NULL, NULL},
+	        {1, 23, MXS_SEC_INSECURE, "", "RCODE23", "insecure", NULL, NULL},
+	        {1, 2, MXS_SEC_BOGUS, "DS mismatch", "SERVFAIL", "bogus", "DS mismatch", NULL},
+	        {1, 0, MXS_SEC_BOGUS, "", "NOERROR", "bogus", NULL, NULL},
 	        /* only bogus answers carry a why_bogus */
-	        {1, 0, MXS_SEC_SECURE, "stale text", "NOERROR", "secure", NULL},
-	        {0, 0, MXS_SEC_UNKNOWN, "", "NOERROR", "unknown", NULL},
+	        {1, 0, MXS_SEC_SECURE, "stale text", "NOERROR", "secure", NULL, NULL},
+	        /* no answer: rcode is null and error says why */
+	        {0, -1, MXS_SEC_UNKNOWN, "no answer within 5000 ms", NULL, "unknown", NULL,
+	         "no answer within 5000 ms"},
 	};
 
 	(void)state;
@@ -526,6 +528,7 @@ test_json_dns_table(void **state)
 		expect_str(j, "hosts/0/aaaa/rcode", cases[i].rcode_name);
 		expect_str(j, "hosts/0/aaaa/dnssec", cases[i].sec_name);
 		expect_str(j, "hosts/0/aaaa/why_bogus", cases[i].why_out);
+		expect_str(j, "hosts/0/aaaa/error", cases[i].err_out);
 		expect_int(j, "hosts/0/aaaa/ttl", 4000000000LL);
 		expect_size(j, "hosts/0/addresses", 0);
 		json_decref(j);

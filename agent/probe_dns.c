@@ -6,6 +6,8 @@
  * callback, and may call that callback before ub_resolve_event returns
  * (local data), so the callback copies the packet and defers delivery to a
  * zero-delay timer: the caller's callback always runs from the loop.
+ * Its rcode argument is 0 whenever an answer packet exists (even NXDOMAIN)
+ * and SERVFAIL otherwise, so the RCODE is read from the packet header.
  */
 #include "probe_dns.h"
 
@@ -110,6 +112,10 @@ dns_ub_cb(void *arg, int rcode, void *packet, int packet_len, int sec, char *why
 		memcpy(q->pkt, packet, (size_t)packet_len);
 		q->pktlen = (size_t)packet_len;
 		q->d->ttl = dns_min_ttl(q->pkt, q->pktlen);
+		/* The callback's rcode is 0 for any answer (NXDOMAIN included);
+		 * the DNS RCODE is in the header, low 4 bits of byte 3. */
+		if (rcode == 0)
+			q->d->rcode = q->pkt[3] & 0x0f;
 	}
 	/* Re-arm the deadline timer as an immediate delivery. */
 	evtimer_del(q->timer);

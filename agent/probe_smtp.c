@@ -341,16 +341,26 @@ sess_read_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/*
+ * libevent queues, per failure, SSL_get_error's code (not an OpenSSL error)
+ * followed by OpenSSL's error queue, and hands them back last first.  The
+ * root cause is the earliest real OpenSSL error (library code non-zero).
+ */
 static const char *
 tls_error_text(struct bufferevent *bev, char *buf, size_t len)
 {
-	unsigned long err, last = 0;
+	unsigned long err, root = 0;
+	const char *why;
 
 	while ((err = bufferevent_get_openssl_error(bev)) != 0)
-		last = err;
-	if (last == 0)
+		if (ERR_GET_LIB(err) != 0)
+			root = err;
+	if (root == 0)
 		return NULL;
-	ERR_error_string_n(last, buf, len);
+	if ((why = ERR_reason_error_string(root)) != NULL)
+		snprintf(buf, len, "%s", why);
+	else
+		ERR_error_string_n(root, buf, len);
 	return buf;
 }
 

@@ -22,7 +22,7 @@ check_file "$out" "$here/probe.expect"
 
 # The leaf fingerprint and SPKI hash must be those of the certificate the
 # world installed on the valid MX.
-pem=$PKI_DIR/mx.valid.mxs.test.leaf.pem
+pem=$PKI_DIR/valid.leaf.pem
 want_fp=$(openssl x509 -in "$pem" -outform DER | sha256sum | cut -d' ' -f1)
 want_spki=$(openssl x509 -in "$pem" -pubkey -noout | openssl pkey -pubin -outform DER | sha256sum | cut -d' ' -f1)
 got_fp=$(jq -r '.[] | select(.domain == "valid.mxs.test") | .hosts[0].addresses[0].certificate.chain[0].sha256' "$out")

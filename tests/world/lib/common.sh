@@ -1,0 +1,104 @@
+# shellcheck shell=bash disable=SC2034  # names here are used by the other files
+# common.sh — names, paths and helpers shared by tests/world/up and down.
+#
+# Sourced (bash), never executed.  The caller sets WORLD_HOME to the
+# tests/world directory before sourcing.  Every name the world uses on the
+# machine is fixed here: namespaces are mxs-*, per-namespace files live in
+# /etc/netns/mxs-*, everything else lives under $MXS_WORLD_DIR.  Daemons
+# started by the world carry MXS_WORLD=$MXS_WORLD_DIR in their environment
+# so that down can find them even after their namespace or pidfile is gone.
+
+: "${MXS_SRC_DIR:=$(cd "$WORLD_HOME/../.." && pwd)}"
+: "${MXS_BUILD_DIR:=$MXS_SRC_DIR/build}"
+: "${MXS_WORLD_DIR:=/run/mxs-world}"
+export MXS_SRC_DIR MXS_BUILD_DIR MXS_WORLD_DIR
+
+NS_PREFIX=mxs-
+SRV_NS=mxs-srv
+AGENT_NS=mxs-agent
+SVC_IF=svc0			# the servers' service addresses live here
+ZONE=mxs.test
+DNS_V4=192.0.2.53
+DNS_V6=2001:db8:2::53
+HELO_NAME=probe.mxs.test
+
+WORLD_SCENARIOS=${MXS_WORLD_SCENARIOS:-$WORLD_HOME/scenarios.tsv}
+WORLD_MARKER=$MXS_WORLD_DIR/.mxs-world
+WORLD_TAG="MXS_WORLD=$MXS_WORLD_DIR"
+PKI_DIR=$MXS_WORLD_DIR/pki
+DNS_DIR=$MXS_WORLD_DIR/dns
+POSTFIX_DIR=$MXS_WORLD_DIR/postfix		# config: main.cf, master.cf
+POSTFIX_QUEUE=$MXS_WORLD_DIR/postfix-queue
+POSTFIX_DATA=$MXS_WORLD_DIR/postfix-data
+POSTFIX_MASTER_PID=$POSTFIX_QUEUE/pid/master.pid
+FIXTURE_DIR=$MXS_WORLD_DIR/fixtures
+LOG_DIR=$MXS_WORLD_DIR/log
+AGENT_CONF=$MXS_WORLD_DIR/agent.conf
+UNBOUND_CONF=$MXS_WORLD_DIR/unbound.conf
+TRUST_ANCHOR=$MXS_WORLD_DIR/trust-anchor.ds
+WORLD_ENV=$MXS_WORLD_DIR/world.env
+FIXTURE_BIN=$MXS_BUILD_DIR/tests/mxs-smtp-fixture
+
+# Messages go to fd 3: the scripts open it on their original stderr, so a
+# step may send its own output to a log and still report.
+exec 3>&2
+say() { printf 'world: %s\n' "$*" >&3; }
+
+# step NAME [LOG...]: name the step now running and the logs worth showing
+# if it fails (see world_fail).
+step() {
+	WORLD_STEP=$1
+	shift
+	WORLD_STEP_LOGS=("$@")
+	[ -n "${WORLD_QUIET:-}" ] || say "$(world_elapsed) $WORLD_STEP"
+}
+
+# world_elapsed: seconds since the script started, as "[12.345s]".
+WORLD_T0=${EPOCHREALTIME/./}
+world_elapsed() {
+	local us=$((${EPOCHREALTIME/./} - WORLD_T0))
+	printf '[%d.%03ds]' $((us / 1000000)) $((us / 1000 % 1000))
+}
+
+# world_fail MESSAGE: report the failed step with the tail of its logs, exit 1.
+world_fail() {
+	local f
+	trap - ERR
+	printf 'world: FAILED in step "%s": %s\n' "${WORLD_STEP:-?}" "$*" >&3
+	for f in "${WORLD_STEP_LOGS[@]}"; do
+		[ -s "$f" ] || continue
+		printf 'world: --- last lines of %s ---\n' "$f" >&3
+		tail -n 25 "$f" >&3
+	done
+	[ -z "${WORLD_STARTED:-}" ] ||
+		printf 'world: state left in %s for inspection; %s/down removes it\n' \
+			"$MXS_WORLD_DIR" "$WORLD_HOME" >&3
+	exit 1
+}
+
+# run LOG CMD...: run CMD with its output appended to LOG.
+run() {
+	local log=$1
+	shift
+	printf '+ %s\n' "$*" >>"$log"
+	"$@" >>"$log" 2>&1
+}
+
+# in_ns NS CMD...: run CMD inside network namespace NS.
+in_ns() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# world_daemon NS LOG CMD...: start CMD in NS detached from our terminal and
+# stdio (so ctest does not wait on it), tagged for down; prints its pid.
+world_daemon() {
+	local ns=$1 log=$2
+	shift 2
+	env "$WORLD_TAG" setsid ip netns exec "$ns" "$@" </dev/null >>"$log" 2>&1 3>&- &
+	echo $!
+}
+
+# now_utc [DATE-OFFSET]: a time as openssl ca wants it (YYYYMMDDHHMMSSZ).
+now_utc() { date -u -d "${1:-now}" +%Y%m%d%H%M%SZ; }

@@ -1,0 +1,78 @@
+# shellcheck shell=bash
+# net.sh — the world's network: namespaces, veth links, service addresses.
+#
+# Topology (documentation addresses only; nothing is created in the host's
+# own namespace, so the host's interfaces, routes and firewall are never
+# touched):
+#
+#   mxs-agent  a0 198.51.100.2/24 2001:db8:100::2/64, default via srv side
+#       |
+#   mxs-srv    srv-a0 198.51.100.1/24 2001:db8:100::1/64
+#              svc0   192.0.2.x/32, 2001:db8:2::x/128 (DNS and MX servers)
+#
+# More agent namespaces (regions) and a middlebox attach with
+# net_attach_agent; each gets its own link and subnet.
+
+# net_ns NAME: create namespace NAME with lo up and IPv6 enabled, and its
+# /etc/netns/NAME/resolv.conf pointing at the world's DNS.
+net_ns() {
+	local ns=$1
+	ip netns add "$ns"
+	ip -n "$ns" link set lo up
+	in_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0
+	# Addresses are added with nodad; this also covers link-local ones.
+	in_ns "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
+	mkdir -p "/etc/netns/$ns"
+	printf 'nameserver %s\nnameserver %s\noptions timeout:1 attempts:2\n' \
+		"$DNS_V4" "$DNS_V6" >"/etc/netns/$ns/resolv.conf"
+}
+
+# net_attach_agent NS IF SRV_V4/LEN AGENT_V4 SRV_V6/LEN AGENT_V6: link agent
+# namespace NS (created here) to mxs-srv by a veth pair: IF in NS and srv-IF
+# in mxs-srv; the agent's default routes point at the srv side.
+net_attach_agent() {
+	local ns=$1 ifn=$2 s4=$3 a4=$4 s6=$5 a6=$6
+	net_ns "$ns"
+	ip -n "$SRV_NS" link add "srv-$ifn" type veth peer name "$ifn" netns "$ns"
+	ip -n "$SRV_NS" addr add "$s4" dev "srv-$ifn"
+	ip -n "$SRV_NS" addr add "$s6" dev "srv-$ifn" nodad
+	ip -n "$SRV_NS" link set "srv-$ifn" up
+	ip -n "$ns" addr add "$a4/${s4#*/}" dev "$ifn"
+	ip -n "$ns" addr add "$a6/${s6#*/}" dev "$ifn" nodad
+	ip -n "$ns" link set "$ifn" up
+	ip -n "$ns" route add default via "${s4%/*}" dev "$ifn"
+	ip -n "$ns" -6 route add default via "${s6%/*}" dev "$ifn"
+}
+
+# net_srv: the server namespace and its service interface.  The kernel may
+# lack the dummy driver (this one does); a veth pair with both ends inside
+# mxs-srv serves as well.
+net_srv() {
+	net_ns "$SRV_NS"
+	if ! ip -n "$SRV_NS" link add "$SVC_IF" type dummy 2>/dev/null; then
+		ip -n "$SRV_NS" link add "$SVC_IF" type veth peer name "$SVC_IF-peer"
+		ip -n "$SRV_NS" link set "$SVC_IF-peer" up
+	fi
+	ip -n "$SRV_NS" link set "$SVC_IF" up
+}
+
+# net_service_addr ADDR: a server address in mxs-srv (host route).
+net_service_addr() {
+	if is_v6 "$1"; then
+		ip -n "$SRV_NS" addr add "$1/128" dev "$SVC_IF" nodad
+	else
+		ip -n "$SRV_NS" addr add "$1/32" dev "$SVC_IF"
+	fi
+}
+
+# net_up: the whole topology of this issue.
+net_up() {
+	local a
+	net_srv
+	net_attach_agent "$AGENT_NS" a0 198.51.100.1/24 198.51.100.2 2001:db8:100::1/64 2001:db8:100::2
+	net_service_addr "$DNS_V4"
+	net_service_addr "$DNS_V6"
+	for a in "${LISTEN_ADDRS[@]}"; do
+		net_service_addr "$a"
+	done
+}

@@ -188,8 +188,9 @@ time_text(const ASN1_TIME *t, char *buf, size_t len)
 	buf[0] = '\0';
 	if (t == NULL || !ASN1_TIME_to_tm(t, &tm))
 		return;
-	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-	         tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+	/* strftime: the compiler cannot prove snprintf's %d fields fit. */
+	if (strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		buf[0] = '\0';
 }
 
 /* SHA-256 of the DER certificate and of its DER SubjectPublicKeyInfo. */

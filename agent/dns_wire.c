@@ -190,7 +190,7 @@ static int
 rd_rr(struct rd *r, struct mxs_rr *rr)
 {
 	struct mxs_rr tmp;
-	uint16_t rdlen;
+	uint16_t rdlen = 0;
 	struct rd sub;
 	int rc;
 

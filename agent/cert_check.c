@@ -59,7 +59,7 @@ ossl_reason(void)
  * file without any certificate is rejected.
  */
 static int
-read_pem(const char *what, const char *path, X509_STORE *store, STACK_OF(X509) * out, char *errstr,
+read_pem(const char *what, const char *path, X509_STORE *store, STACK_OF(X509) *out, char *errstr,
          size_t errlen)
 {
 	FILE *f;
@@ -288,9 +288,9 @@ anchored(int err)
 
 /* Borrowed pointers: chain after the leaf, then extra; free with sk_X509_free. */
 static int
-untrusted_stack(STACK_OF(X509) * chain, STACK_OF(X509) * extra, STACK_OF(X509) * *out)
+untrusted_stack(STACK_OF(X509) *chain, STACK_OF(X509) *extra, STACK_OF(X509) **out)
 {
-	STACK_OF(X509) * sk;
+	STACK_OF(X509) *sk;
 	int i;
 
 	if ((*out = sk = sk_X509_new_null()) == NULL)
@@ -309,7 +309,7 @@ untrusted_stack(STACK_OF(X509) * chain, STACK_OF(X509) * extra, STACK_OF(X509) *
  * untrusted) keeps the built chain and the error for inspection.
  */
 static int
-verify_run(X509_STORE *store, X509 *leaf, STACK_OF(X509) * untrusted, time_t now,
+verify_run(X509_STORE *store, X509 *leaf, STACK_OF(X509) *untrusted, time_t now,
            X509_STORE_CTX **ctxp, int *err)
 {
 	X509_STORE_CTX *ctx;
@@ -380,7 +380,7 @@ describe(char *buf, size_t len, int err, X509_STORE_CTX *ctx)
 }
 
 static int
-in_stack(const X509 *x, STACK_OF(X509) * sk)
+in_stack(const X509 *x, STACK_OF(X509) *sk)
 {
 	for (int i = 0; sk != NULL && i < sk_X509_num(sk); i++)
 		if (X509_cmp(x, sk_X509_value(sk, i)) == 0)
@@ -394,7 +394,7 @@ in_stack(const X509 *x, STACK_OF(X509) * sk)
  * certificate the server should have sent and set a->pkix (*found = 1).
  */
 static int
-diagnose_missing(const struct mxs_trust *t, STACK_OF(X509) * chain, time_t now, struct mxs_addr *a,
+diagnose_missing(const struct mxs_trust *t, STACK_OF(X509) *chain, time_t now, struct mxs_addr *a,
                  int *found)
 {
 	STACK_OF(X509) *untrusted = NULL, *built;
@@ -444,7 +444,7 @@ out:
 }
 
 static int
-pkix_check(const struct mxs_trust *t, STACK_OF(X509) * chain, time_t now, struct mxs_addr *a)
+pkix_check(const struct mxs_trust *t, STACK_OF(X509) *chain, time_t now, struct mxs_addr *a)
 {
 	STACK_OF(X509) *untrusted = NULL, *built;
 	X509_STORE_CTX *ctx = NULL;
@@ -656,7 +656,7 @@ check_reset(struct mxs_addr *a, const char *host)
 }
 
 int
-mxs_cert_check(const struct mxs_trust *t, STACK_OF(X509) * chain, const char *host, time_t now,
+mxs_cert_check(const struct mxs_trust *t, STACK_OF(X509) *chain, const char *host, time_t now,
                struct mxs_addr *a)
 {
 	int n = chain != NULL ? sk_X509_num(chain) : 0, rc = 0;

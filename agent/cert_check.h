@@ -34,7 +34,7 @@ struct mxs_trust {
  * nothing and errstr names the file.  Free with mxs_trust_free.
  */
 int mxs_trust_load(struct mxs_trust *t, const char *ca_file, const char *ca_path,
-		   const char *intermediates_file, char *errstr, size_t errlen) MXS_WUR;
+                   const char *intermediates_file, char *errstr, size_t errlen) MXS_WUR;
 void mxs_trust_free(struct mxs_trust *t);
 
 /*
@@ -56,7 +56,7 @@ void mxs_trust_free(struct mxs_trust *t);
  * dNSName at all (RFC 6125 §6.4.4), and the reason says so.  Mismatch ->
  * certificate-host-mismatch.
  */
-int mxs_cert_check(const struct mxs_trust *t, STACK_OF(X509) *chain, const char *host,
-		   time_t now, struct mxs_addr *a) MXS_WUR;
+int mxs_cert_check(const struct mxs_trust *t, STACK_OF(X509) *chain, const char *host, time_t now,
+                   struct mxs_addr *a) MXS_WUR;
 
 #endif

@@ -34,15 +34,15 @@ struct mxs_rr {
 	const unsigned char *rdata; /* points into the parsed packet */
 	uint16_t rdlen;
 	/* Decoded for the types the probe uses; other types leave these zero. */
-	uint16_t mx_pref;                 /* MX */
-	char target[MXS_DNS_TEXT_MAX];    /* MX exchange, CNAME target */
-	unsigned char addr[16];           /* A (4 bytes) or AAAA (16 bytes) */
+	uint16_t mx_pref;              /* MX */
+	char target[MXS_DNS_TEXT_MAX]; /* MX exchange, CNAME target */
+	unsigned char addr[16];        /* A (4 bytes) or AAAA (16 bytes) */
 };
 
 struct mxs_dns_msg {
-	int rcode;   /* header RCODE */
-	int ad;      /* AD bit */
-	int tc;      /* TC bit */
+	int rcode;          /* header RCODE */
+	int ad;             /* AD bit */
+	int tc;             /* TC bit */
 	struct mxs_rr *ans; /* answer section, allocated, nans entries */
 	size_t nans;
 };
@@ -55,7 +55,7 @@ struct mxs_dns_msg {
  * nothing to free.
  */
 int mxs_dns_parse(const unsigned char *pkt, size_t len, struct mxs_dns_msg *m, char *errstr,
-		  size_t errlen) MXS_WUR;
+                  size_t errlen) MXS_WUR;
 
 /* Free m->ans and zero m.  NULL-safe. */
 void mxs_dns_msg_free(struct mxs_dns_msg *m);
@@ -69,8 +69,8 @@ void mxs_dns_msg_free(struct mxs_dns_msg *m);
  * than the limit is MXS_ELIMIT.
  */
 int mxs_dns_select(const struct mxs_dns_msg *m, const char *qname, uint16_t qtype,
-		   const struct mxs_rr **out, size_t max, size_t *n, char *final,
-		   size_t finallen) MXS_WUR;
+                   const struct mxs_rr **out, size_t max, size_t *n, char *final,
+                   size_t finallen) MXS_WUR;
 
 /* Convert a presentation-form name into wire form; used by tests and by
  * callers that need to validate a name.  Returns the wire length or error. */

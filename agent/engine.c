@@ -28,31 +28,30 @@ mxs_wall_ms(void)
 
 /* Apply the [resolver] section to a fresh libunbound context. */
 static int
-engine_resolver(struct mxs_engine *e, const struct mxs_agent_config *c, char *errstr,
-		size_t errlen)
+engine_resolver(struct mxs_engine *e, const struct mxs_agent_config *c, char *errstr, size_t errlen)
 {
 	int rc;
 
 	if (c->unbound_config != NULL && (rc = ub_ctx_config(e->ub, c->unbound_config)) != 0)
 		return mxs_seterr(errstr, errlen, MXS_EDNS, "resolver config %s: %s",
-				  c->unbound_config, ub_strerror(rc));
+		                  c->unbound_config, ub_strerror(rc));
 	if (c->trust_anchor_file != NULL && *c->trust_anchor_file != '\0' &&
 	    (rc = ub_ctx_add_ta_file(e->ub, c->trust_anchor_file)) != 0)
 		return mxs_seterr(errstr, errlen, MXS_EDNS, "trust anchor %s: %s",
-				  c->trust_anchor_file, ub_strerror(rc));
+		                  c->trust_anchor_file, ub_strerror(rc));
 	if (c->use_resolv_conf && (rc = ub_ctx_resolvconf(e->ub, NULL)) != 0)
 		return mxs_seterr(errstr, errlen, MXS_EDNS, "/etc/resolv.conf: %s",
-				  ub_strerror(rc));
+		                  ub_strerror(rc));
 	for (size_t i = 0; i < c->nforward; i++)
 		if ((rc = ub_ctx_set_fwd(e->ub, c->forward[i])) != 0)
-			return mxs_seterr(errstr, errlen, MXS_EDNS, "forward %s: %s",
-					  c->forward[i], ub_strerror(rc));
+			return mxs_seterr(errstr, errlen, MXS_EDNS, "forward %s: %s", c->forward[i],
+			                  ub_strerror(rc));
 	if (c->nstub_addr > 0 && c->stub_zone == NULL)
 		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "stub_addr given without stub_zone");
 	for (size_t i = 0; i < c->nstub_addr; i++)
 		if ((rc = ub_ctx_set_stub(e->ub, c->stub_zone, c->stub_addr[i], 0)) != 0)
 			return mxs_seterr(errstr, errlen, MXS_EDNS, "stub %s %s: %s", c->stub_zone,
-					  c->stub_addr[i], ub_strerror(rc));
+			                  c->stub_addr[i], ub_strerror(rc));
 	return 0;
 }
 
@@ -76,7 +75,7 @@ engine_tls(struct mxs_engine *e, char *errstr, size_t errlen)
 
 int
 mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *errstr,
-		size_t errlen)
+                size_t errlen)
 {
 	int rc;
 
@@ -99,7 +98,7 @@ mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *
 	if ((rc = engine_tls(e, errstr, errlen)) != 0)
 		goto out;
 	if ((rc = mxs_trust_load(&e->trust, cfg->ca_file, cfg->ca_path, cfg->intermediates_file,
-				 errstr, errlen)) != 0)
+	                         errstr, errlen)) != 0)
 		goto out;
 	return 0;
 out:

@@ -35,7 +35,7 @@ struct mxs_engine {
  * e holds nothing; on success release with mxs_engine_free.
  */
 int mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *errstr,
-		    size_t errlen) MXS_WUR;
+                    size_t errlen) MXS_WUR;
 void mxs_engine_free(struct mxs_engine *e);
 
 /* Milliseconds on the monotonic clock, for measuring steps. */

@@ -38,8 +38,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: mxsentry-agent [-c FILE] probe [--json] DOMAIN...\n"
-			"       mxsentry-agent -n -c FILE\n"
-			"       mxsentry-agent --example-config | --version\n");
+	                "       mxsentry-agent -n -c FILE\n"
+	                "       mxsentry-agent --example-config | --version\n");
 	exit(2);
 }
 
@@ -66,7 +66,7 @@ print_results(struct oneshot *os, int json)
 		}
 		if (mxs_result_to_json(os->results[i], &out) != 0) {
 			mxs_err("msg=\"cannot serialise result\" domain=%s",
-				os->results[i]->domain);
+			        os->results[i]->domain);
 			return 1;
 		}
 		fputs(out, stdout);

@@ -80,7 +80,7 @@ smtp_done(void *arg)
 
 static void
 probe_addresses(struct probe *p, struct mxs_host *h, const struct mxs_dns *d,
-		const struct mxs_dns_msg *msg, uint16_t type)
+                const struct mxs_dns_msg *msg, uint16_t type)
 {
 	const struct mxs_rr *rrs[MXS_ADDR_MAX];
 	char final[MXS_DNS_TEXT_MAX], text[64];
@@ -100,7 +100,7 @@ probe_addresses(struct probe *p, struct mxs_host *h, const struct mxs_dns *d,
 		p->pending++;
 		if (mxs_smtp_probe(p->e, a, h->name, smtp_done, p) != 0) {
 			mxs_verdict_set(&a->connect, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-					"could not start the session");
+			                "could not start the session");
 			p->pending--;
 		}
 	}
@@ -123,25 +123,24 @@ host_judge(struct probe *p, struct mxs_host *h)
 	}
 	if (bogus)
 		mxs_verdict_set(&h->dns, MXS_ST_FAIL, MXS_RT_DNSSEC_INVALID,
-				"address records are bogus: %s",
-				h->a.sec == MXS_SEC_BOGUS ? h->a.why_bogus : h->aaaa.why_bogus);
+		                "address records are bogus: %s",
+		                h->a.sec == MXS_SEC_BOGUS ? h->a.why_bogus : h->aaaa.why_bogus);
 	else if (h->naddrs == 0 && temp)
 		mxs_verdict_set(&h->dns, MXS_ST_TEMPORARY, MXS_RT_NONE,
-				"address lookup failed (A %s, AAAA %s)", rcode_name(h->a.rcode),
-				rcode_name(h->aaaa.rcode));
+		                "address lookup failed (A %s, AAAA %s)", rcode_name(h->a.rcode),
+		                rcode_name(h->aaaa.rcode));
 	else if (h->naddrs == 0) {
 		mxs_verdict_set(&h->dns, MXS_ST_FAIL, MXS_RT_NONE,
-				"MX host has no A or AAAA records (A %s, AAAA %s)",
-				rcode_name(h->a.rcode), rcode_name(h->aaaa.rcode));
+		                "MX host has no A or AAAA records (A %s, AAAA %s)",
+		                rcode_name(h->a.rcode), rcode_name(h->aaaa.rcode));
 		if (h->preference == -1) { /* implicit MX without an address */
 			p->r->mx.kind = MXS_MX_NONE;
 			mxs_verdict_set(&p->r->mx.verdict, MXS_ST_FAIL, MXS_RT_NONE,
-					"no MX records and no A/AAAA: the domain accepts no mail");
+			                "no MX records and no A/AAAA: the domain accepts no mail");
 		}
-	}
-	else
+	} else
 		mxs_verdict_set(&h->dns, MXS_ST_OK, MXS_RT_NONE, "%zu address%s", h->naddrs,
-				h->naddrs == 1 ? "" : "es");
+		                h->naddrs == 1 ? "" : "es");
 }
 
 static void
@@ -218,7 +217,7 @@ mx_records(struct probe *p, const struct mxs_rr **rrs, size_t n)
 	if (nulls > 0 && nulls == n) {
 		r->mx.kind = MXS_MX_NULL;
 		mxs_verdict_set(&r->mx.verdict, MXS_ST_OK, MXS_RT_NONE,
-				"null MX (RFC 7505): the domain accepts no mail");
+		                "null MX (RFC 7505): the domain accepts no mail");
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -232,9 +231,9 @@ mx_records(struct probe *p, const struct mxs_rr **rrs, size_t n)
 	}
 	r->mx.kind = MXS_MX_RECORDS;
 	mxs_verdict_set(&r->mx.verdict, MXS_ST_OK, MXS_RT_NONE, "%zu MX host%s%s", hosts,
-			hosts == 1 ? "" : "s",
-			nulls ? "; a null MX mixed with other MX records is ignored (RFC 7505 §3)"
-			      : "");
+	                hosts == 1 ? "" : "s",
+	                nulls ? "; a null MX mixed with other MX records is ignored (RFC 7505 §3)"
+	                      : "");
 	for (size_t i = 0; i < r->nhosts; i++)
 		host_start(p, r->hosts[i]);
 }
@@ -252,30 +251,30 @@ mx_cb(void *arg, struct mxs_dns *d, const struct mxs_dns_msg *msg)
 	if (d->sec == MXS_SEC_BOGUS) {
 		r->mx.kind = MXS_MX_UNKNOWN;
 		mxs_verdict_set(&r->mx.verdict, MXS_ST_FAIL, MXS_RT_DNSSEC_INVALID,
-				"MX answer is bogus, not used: %s", d->why_bogus);
+		                "MX answer is bogus, not used: %s", d->why_bogus);
 	} else if (!d->done || d->rcode == 2 || (d->rcode == 0 && msg == NULL)) {
 		r->mx.kind = MXS_MX_UNKNOWN;
 		mxs_verdict_set(&r->mx.verdict, MXS_ST_TEMPORARY, MXS_RT_NONE,
-				"MX lookup failed: %s%s%s", rcode_name(d->rcode),
-				d->why_bogus[0] ? ": " : "", d->why_bogus);
+		                "MX lookup failed: %s%s%s", rcode_name(d->rcode),
+		                d->why_bogus[0] ? ": " : "", d->why_bogus);
 	} else if (d->rcode == 3) {
 		r->mx.kind = MXS_MX_NONE;
 		mxs_verdict_set(&r->mx.verdict, MXS_ST_FAIL, MXS_RT_NONE,
-				"domain does not exist (NXDOMAIN, DNSSEC %s)",
-				mxs_dnssec_name(d->sec));
+		                "domain does not exist (NXDOMAIN, DNSSEC %s)",
+		                mxs_dnssec_name(d->sec));
 	} else if (d->rcode != 0) {
 		r->mx.kind = MXS_MX_UNKNOWN;
 		mxs_verdict_set(&r->mx.verdict, MXS_ST_TEMPORARY, MXS_RT_NONE,
-				"MX lookup answered %s", rcode_name(d->rcode));
+		                "MX lookup answered %s", rcode_name(d->rcode));
 	} else if (mxs_dns_select(msg, r->domain, MXS_DNS_T_MX, rrs, MXS_MX_MAX, &n, final,
-				  sizeof(final)) == 0 &&
-		   n > 0) {
+	                          sizeof(final)) == 0 &&
+	           n > 0) {
 		mx_records(p, rrs, n);
 	} else if (mxs_result_add_host(r, r->domain, -1, &h) == 0) {
 		/* NODATA: RFC 5321 §5.1 implicit MX, the domain's own addresses. */
 		r->mx.kind = MXS_MX_IMPLICIT;
 		mxs_verdict_set(&r->mx.verdict, MXS_ST_OK, MXS_RT_NONE,
-				"no MX records: the domain itself is the implicit MX");
+		                "no MX records: the domain itself is the implicit MX");
 		host_start(p, h);
 	}
 	probe_release(p);

@@ -16,7 +16,6 @@ typedef void (*mxs_probe_fn)(struct mxs_result *r, void *arg);
  * Start probing domain on e's loop; fn runs once, from the loop, when every
  * lookup and session is over.  Errors (allocation) mean fn never runs.
  */
-int mxs_probe_start(struct mxs_engine *e, const char *domain, mxs_probe_fn fn,
-		    void *arg) MXS_WUR;
+int mxs_probe_start(struct mxs_engine *e, const char *domain, mxs_probe_fn fn, void *arg) MXS_WUR;
 
 #endif

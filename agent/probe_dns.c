@@ -22,11 +22,11 @@ struct dns_query {
 	struct mxs_dns *d;
 	mxs_dns_fn fn;
 	void *arg;
-	struct event *timer;  /* deadline first, then zero-delay delivery */
+	struct event *timer; /* deadline first, then zero-delay delivery */
 	int async_id;
-	int answered;         /* libunbound called back */
+	int answered; /* libunbound called back */
 	uint64_t started;
-	unsigned char *pkt;   /* copy of the answer, owned */
+	unsigned char *pkt; /* copy of the answer, owned */
 	size_t pktlen;
 };
 
@@ -51,8 +51,8 @@ dns_deliver(struct dns_query *q)
 		if (mxs_dns_parse(q->pkt, q->pktlen, &msg, err, sizeof(err)) == 0)
 			have = 1;
 		else if (q->d->why_bogus[0] == '\0')
-			snprintf(q->d->why_bogus, sizeof(q->d->why_bogus),
-				 "unparsable answer: %s", err);
+			snprintf(q->d->why_bogus, sizeof(q->d->why_bogus), "unparsable answer: %s",
+			         err);
 	}
 	q->fn(q->arg, q->d, have ? &msg : NULL);
 	if (have)
@@ -71,7 +71,7 @@ dns_timer_cb(evutil_socket_t fd, short what, void *arg)
 		q->d->done = 0;
 		q->d->rcode = -1;
 		snprintf(q->d->why_bogus, sizeof(q->d->why_bogus), "no answer within %lld ms",
-			 q->e->cfg->dns_timeout_ms);
+		         q->e->cfg->dns_timeout_ms);
 	}
 	dns_deliver(q);
 }
@@ -94,7 +94,7 @@ dns_min_ttl(const unsigned char *pkt, size_t len)
 
 static void
 dns_ub_cb(void *arg, int rcode, void *packet, int packet_len, int sec, char *why_bogus,
-	  int was_ratelimited)
+          int was_ratelimited)
 {
 	struct dns_query *q = arg;
 	struct timeval now = {0, 0};
@@ -124,7 +124,7 @@ dns_ub_cb(void *arg, int rcode, void *packet, int packet_len, int sec, char *why
 
 int
 mxs_dns_lookup(struct mxs_engine *e, const char *name, uint16_t type, struct mxs_dns *d,
-	       mxs_dns_fn fn, void *arg)
+               mxs_dns_fn fn, void *arg)
 {
 	struct dns_query *q;
 	struct timeval tv;

@@ -24,6 +24,6 @@ typedef void (*mxs_dns_fn)(void *arg, struct mxs_dns *d, const struct mxs_dns_ms
 
 /* Start a lookup of name/type; d must stay valid until fn runs. */
 int mxs_dns_lookup(struct mxs_engine *e, const char *name, uint16_t type, struct mxs_dns *d,
-		   mxs_dns_fn fn, void *arg) MXS_WUR;
+                   mxs_dns_fn fn, void *arg) MXS_WUR;
 
 #endif

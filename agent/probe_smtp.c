@@ -32,8 +32,8 @@
 
 enum smtp_state { S_CONNECT, S_GREETING, S_EHLO, S_STARTTLS, S_HANDSHAKE, S_QUIT, S_DONE };
 
-static const char *const state_names[] = {"connect", "greeting", "EHLO", "STARTTLS",
-					  "TLS handshake", "QUIT", "done"};
+static const char *const state_names[] = {"connect",       "greeting", "EHLO", "STARTTLS",
+                                          "TLS handshake", "QUIT",     "done"};
 
 struct smtp_sess {
 	struct mxs_engine *e;
@@ -76,7 +76,7 @@ sess_finish(struct smtp_sess *s)
 		mxs_verdict_set(&a->smtp, MXS_ST_NOT_TESTED, MXS_RT_NONE, "no connection");
 	if (a->tls.status == MXS_ST_NOT_TESTED && a->tls.reason[0] == '\0')
 		mxs_verdict_set(&a->tls, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-				"SMTP session ended before STARTTLS");
+		                "SMTP session ended before STARTTLS");
 	if (a->pkix.status == MXS_ST_NOT_TESTED && a->pkix.reason[0] == '\0')
 		mxs_verdict_set(&a->pkix, MXS_ST_NOT_TESTED, MXS_RT_NONE, "%s", why);
 	if (a->name.status == MXS_ST_NOT_TESTED && a->name.reason[0] == '\0')
@@ -96,9 +96,9 @@ static void
 sess_temporary(struct smtp_sess *s, const char *what)
 {
 	mxs_verdict_set(&s->a->smtp, MXS_ST_TEMPORARY, MXS_RT_NONE, "%s during %s", what,
-			state_names[s->state]);
-	mxs_verdict_set(&s->a->tls, MXS_ST_TEMPORARY, MXS_RT_NONE,
-			"not determined: %s during %s", what, state_names[s->state]);
+	                state_names[s->state]);
+	mxs_verdict_set(&s->a->tls, MXS_ST_TEMPORARY, MXS_RT_NONE, "not determined: %s during %s",
+	                what, state_names[s->state]);
 	sess_finish(s);
 }
 
@@ -130,7 +130,7 @@ sess_handshake_done(struct smtp_sess *s, SSL *ssl)
 	mxs_verdict_set(&a->tls, MXS_ST_OK, MXS_RT_NONE, "%s handshake completed", a->tls_version);
 	if (mxs_cert_check(&s->e->trust, chain, s->mxhost, time(NULL), a) != 0)
 		mxs_verdict_set(&a->pkix, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-				"out of memory while checking the chain");
+		                "out of memory while checking the chain");
 	sess_quit(s);
 }
 
@@ -149,11 +149,11 @@ sess_start_tls(struct smtp_sess *s)
 	SSL_set_tlsext_host_name(ssl, s->mxhost);
 	snprintf(s->a->sni, sizeof(s->a->sni), "%s", s->mxhost);
 	tls = bufferevent_openssl_filter_new(s->e->base, s->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-					     BEV_OPT_CLOSE_ON_FREE);
+	                                     BEV_OPT_CLOSE_ON_FREE);
 	if (tls == NULL) {
 		SSL_free(ssl);
 		mxs_verdict_set(&s->a->tls, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-				"cannot create TLS filter");
+		                "cannot create TLS filter");
 		sess_finish(s);
 		return 1;
 	}
@@ -190,14 +190,14 @@ on_greeting(struct smtp_sess *s)
 	}
 	if (code >= 400 && code < 500) {
 		mxs_verdict_set(&a->smtp, MXS_ST_TEMPORARY, MXS_RT_NONE,
-				"greeting %d: temporary or rate-limited: %s", code, a->greeting);
+		                "greeting %d: temporary or rate-limited: %s", code, a->greeting);
 		mxs_verdict_set(&a->tls, MXS_ST_TEMPORARY, MXS_RT_NONE,
-				"not determined: greeting %d (temporary)", code);
+		                "not determined: greeting %d (temporary)", code);
 	} else {
 		mxs_verdict_set(&a->smtp, MXS_ST_FAIL, MXS_RT_NONE,
-				"greeting %d: server refuses SMTP: %s", code, a->greeting);
+		                "greeting %d: server refuses SMTP: %s", code, a->greeting);
 		mxs_verdict_set(&a->tls, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-				"not determined: the server refuses SMTP sessions");
+		                "not determined: the server refuses SMTP sessions");
 	}
 	sess_quit(s);
 	return 0;
@@ -215,32 +215,32 @@ on_ehlo(struct smtp_sess *s)
 	mxs_smtp_reply_first_line(&s->reply, first, sizeof(first));
 	if (code >= 400 && code < 500) {
 		mxs_verdict_set(&a->smtp, MXS_ST_TEMPORARY, MXS_RT_NONE, "EHLO answered %d: %s",
-				code, first);
+		                code, first);
 		mxs_verdict_set(&a->tls, MXS_ST_TEMPORARY, MXS_RT_NONE,
-				"not determined: EHLO answered %d (temporary)", code);
+		                "not determined: EHLO answered %d (temporary)", code);
 		sess_quit(s);
 		return 0;
 	}
 	if (code != 250) {
-		mxs_verdict_set(&a->smtp, MXS_ST_OK, MXS_RT_NONE,
-				"EHLO rejected with %d: no ESMTP", code);
+		mxs_verdict_set(&a->smtp, MXS_ST_OK, MXS_RT_NONE, "EHLO rejected with %d: no ESMTP",
+		                code);
 		mxs_verdict_set(&a->tls, MXS_ST_FAIL, MXS_RT_STARTTLS_NOT_SUPPORTED,
-				"EHLO rejected with %d, so STARTTLS cannot be offered", code);
+		                "EHLO rejected with %d, so STARTTLS cannot be offered", code);
 		sess_quit(s);
 		return 0;
 	}
 	if (mxs_ehlo_parse(&s->reply, &a->caps, &a->ncaps, &a->starttls_advertised, &dropped) !=
 	    0) {
 		mxs_verdict_set(&a->smtp, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-				"out of memory parsing EHLO");
+		                "out of memory parsing EHLO");
 		sess_finish(s);
 		return 1;
 	}
 	mxs_verdict_set(&a->smtp, MXS_ST_OK, MXS_RT_NONE, "greeting 220, EHLO 250%s",
-			dropped ? " (capability list truncated)" : "");
+	                dropped ? " (capability list truncated)" : "");
 	if (!a->starttls_advertised) {
 		mxs_verdict_set(&a->tls, MXS_ST_FAIL, MXS_RT_STARTTLS_NOT_SUPPORTED,
-				"STARTTLS not advertised in the EHLO reply");
+		                "STARTTLS not advertised in the EHLO reply");
 		sess_quit(s);
 		return 0;
 	}
@@ -263,10 +263,10 @@ on_starttls(struct smtp_sess *s)
 	mxs_smtp_reply_first_line(&s->reply, first, sizeof(first));
 	if (code >= 400 && code < 500)
 		mxs_verdict_set(&a->tls, MXS_ST_TEMPORARY, MXS_RT_NONE,
-				"STARTTLS answered %d (temporary): %s", code, first);
+		                "STARTTLS answered %d (temporary): %s", code, first);
 	else
 		mxs_verdict_set(&a->tls, MXS_ST_FAIL, MXS_RT_STARTTLS_NOT_SUPPORTED,
-				"STARTTLS advertised but refused with %d: %s", code, first);
+		                "STARTTLS advertised but refused with %d: %s", code, first);
 	sess_quit(s);
 	return 0;
 }
@@ -294,10 +294,10 @@ static void
 sess_protocol_error(struct smtp_sess *s, const char *why)
 {
 	mxs_verdict_set(&s->a->smtp, MXS_ST_FAIL, MXS_RT_NONE, "protocol error in %s: %s",
-			state_names[s->state], why);
+	                state_names[s->state], why);
 	if (s->state < S_STARTTLS || s->a->tls.status == MXS_ST_NOT_TESTED)
 		mxs_verdict_set(&s->a->tls, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-				"not determined: the SMTP dialogue broke down");
+		                "not determined: the SMTP dialogue broke down");
 	sess_finish(s);
 }
 
@@ -318,14 +318,14 @@ sess_read_cb(struct bufferevent *bev, void *arg)
 		if (eol.pos < 0) {
 			if (evbuffer_get_length(in) > MXS_SMTP_LINE_MAX) {
 				snprintf(err, sizeof(err), "reply line longer than %d bytes",
-					 MXS_SMTP_LINE_MAX);
+				         MXS_SMTP_LINE_MAX);
 				sess_protocol_error(s, err);
 			}
 			return;
 		}
 		if ((size_t)eol.pos + eol_len > MXS_SMTP_LINE_MAX) {
 			snprintf(err, sizeof(err), "reply line longer than %d bytes",
-				 MXS_SMTP_LINE_MAX);
+			         MXS_SMTP_LINE_MAX);
 			sess_protocol_error(s, err);
 			return;
 		}
@@ -377,7 +377,7 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 		if (s->state == S_CONNECT) {
 			a->connect_ms = since(s->t_step);
 			mxs_verdict_set(&a->connect, MXS_ST_OK, MXS_RT_NONE, "connected in %u ms",
-					a->connect_ms);
+			                a->connect_ms);
 			s->state = S_GREETING;
 			s->t_step = mxs_now_ms();
 			set_timeout(s, s->e->cfg->command_timeout_ms);
@@ -391,14 +391,14 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 	if (s->state == S_CONNECT) {
 		if (what & BEV_EVENT_TIMEOUT)
 			mxs_verdict_set(&a->connect, MXS_ST_TEMPORARY, MXS_RT_NONE,
-					"connect timed out after %lld ms",
-					s->e->cfg->connect_timeout_ms);
+			                "connect timed out after %lld ms",
+			                s->e->cfg->connect_timeout_ms);
 		else
-			mxs_verdict_set(&a->connect, err == ECONNREFUSED ? MXS_ST_FAIL
-									 : MXS_ST_TEMPORARY,
-					MXS_RT_NONE, "connect: %s", evutil_socket_error_to_string(err));
+			mxs_verdict_set(
+			        &a->connect, err == ECONNREFUSED ? MXS_ST_FAIL : MXS_ST_TEMPORARY,
+			        MXS_RT_NONE, "connect: %s", evutil_socket_error_to_string(err));
 		mxs_verdict_set(&a->tls, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-				"not determined: no TCP connection");
+		                "not determined: no TCP connection");
 		sess_finish(s);
 		return;
 	}
@@ -410,20 +410,20 @@ sess_event_cb(struct bufferevent *bev, short what, void *arg)
 		a->tls_ms = since(s->t_step);
 		if (what & BEV_EVENT_TIMEOUT)
 			mxs_verdict_set(&a->tls, MXS_ST_TEMPORARY, MXS_RT_NONE,
-					"TLS handshake timed out after %lld ms",
-					s->e->cfg->tls_timeout_ms);
+			                "TLS handshake timed out after %lld ms",
+			                s->e->cfg->tls_timeout_ms);
 		else if ((tlserr = tls_error_text(bev, buf, sizeof(buf))) != NULL)
 			mxs_verdict_set(&a->tls, MXS_ST_FAIL, MXS_RT_VALIDATION_FAILURE,
-					"TLS handshake failed: %s", tlserr);
+			                "TLS handshake failed: %s", tlserr);
 		else
 			mxs_verdict_set(&a->tls, MXS_ST_FAIL, MXS_RT_VALIDATION_FAILURE,
-					"TLS handshake failed: connection closed by the server");
+			                "TLS handshake failed: connection closed by the server");
 		sess_finish(s);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT) {
 		snprintf(buf, sizeof(buf), "no reply within %lld ms",
-			 s->e->cfg->command_timeout_ms);
+		         s->e->cfg->command_timeout_ms);
 		sess_temporary(s, buf);
 	} else if (what & BEV_EVENT_EOF)
 		sess_temporary(s, "connection closed by the server");
@@ -438,7 +438,7 @@ sess_deadline_cb(evutil_socket_t fd, short what, void *arg)
 	char buf[128];
 
 	snprintf(buf, sizeof(buf), "session limit of %lld ms reached",
-		 s->e->cfg->session_timeout_ms);
+	         s->e->cfg->session_timeout_ms);
 	if (s->state == S_HANDSHAKE) {
 		mxs_verdict_set(&s->a->tls, MXS_ST_TEMPORARY, MXS_RT_NONE, "%s", buf);
 		sess_finish(s);
@@ -468,7 +468,7 @@ sess_sockaddr(const struct mxs_addr *a, struct sockaddr_storage *ss, int *len)
 
 int
 mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost, mxs_smtp_fn fn,
-	       void *arg)
+               void *arg)
 {
 	struct sockaddr_storage ss;
 	struct smtp_sess *s;
@@ -506,9 +506,9 @@ mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost, mxs
 		/* Immediate failure (e.g. no route): a verdict, delivered now. */
 		int err = EVUTIL_SOCKET_ERROR();
 		mxs_verdict_set(&a->connect, MXS_ST_FAIL, MXS_RT_NONE, "connect: %s",
-				evutil_socket_error_to_string(err));
+		                evutil_socket_error_to_string(err));
 		mxs_verdict_set(&a->tls, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-				"not determined: no TCP connection");
+		                "not determined: no TCP connection");
 		sess_finish(s);
 	}
 	return 0;

@@ -23,6 +23,6 @@ typedef void (*mxs_smtp_fn)(void *arg);
  * verdict in a.
  */
 int mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost, mxs_smtp_fn fn,
-		   void *arg) MXS_WUR;
+                   void *arg) MXS_WUR;
 
 #endif

@@ -61,8 +61,7 @@ strv_free(char ***v, size_t *n)
 }
 
 int
-mxs_result_add_host(struct mxs_result *r, const char *name, int preference,
-		    struct mxs_host **out)
+mxs_result_add_host(struct mxs_result *r, const char *name, int preference, struct mxs_host **out)
 {
 	struct mxs_host **nh, *h;
 
@@ -129,8 +128,7 @@ mxs_result_free(struct mxs_result **rp)
 }
 
 void
-mxs_verdict_set(struct mxs_verdict *v, enum mxs_status st, enum mxs_rtype rt, const char *fmt,
-		...)
+mxs_verdict_set(struct mxs_verdict *v, enum mxs_status st, enum mxs_rtype rt, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -177,18 +175,18 @@ const char *
 mxs_rtype_name(enum mxs_rtype rt)
 {
 	static const char *const names[] = {
-		NULL,
-		"starttls-not-supported",
-		"certificate-host-mismatch",
-		"certificate-expired",
-		"certificate-not-trusted",
-		"validation-failure",
-		"tlsa-invalid",
-		"dnssec-invalid",
-		"dane-required",
-		"sts-policy-fetch-error",
-		"sts-policy-invalid",
-		"sts-webpki-invalid",
+	        NULL,
+	        "starttls-not-supported",
+	        "certificate-host-mismatch",
+	        "certificate-expired",
+	        "certificate-not-trusted",
+	        "validation-failure",
+	        "tlsa-invalid",
+	        "dnssec-invalid",
+	        "dane-required",
+	        "sts-policy-fetch-error",
+	        "sts-policy-invalid",
+	        "sts-webpki-invalid",
 	};
 
 	if ((unsigned)rt >= sizeof(names) / sizeof(names[0]))

@@ -61,11 +61,11 @@ struct mxs_verdict {
 
 /* One DNS lookup as the resolver answered it. */
 struct mxs_dns {
-	int done;          /* the lookup completed (else timed out or not asked) */
-	int rcode;         /* DNS rcode (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN) */
+	int done;  /* the lookup completed (else timed out or not asked) */
+	int rcode; /* DNS rcode (0 NOERROR, 2 SERVFAIL, 3 NXDOMAIN) */
 	enum mxs_dnssec sec;
-	uint32_t ttl;      /* smallest TTL of the answer RRset */
-	uint32_t ms;       /* time the lookup took */
+	uint32_t ttl; /* smallest TTL of the answer RRset */
+	uint32_t ms;  /* time the lookup took */
 	char why_bogus[MXS_REASON_MAX];
 };
 
@@ -106,10 +106,10 @@ struct mxs_addr {
 	int greeting_code;
 	char greeting[512]; /* first greeting line, text after the code, truncated */
 	int ehlo_code;
-	char **caps;        /* EHLO keywords with parameters, owned, ncaps entries */
+	char **caps; /* EHLO keywords with parameters, owned, ncaps entries */
 	size_t ncaps;
 	int starttls_advertised;
-	int starttls_code;  /* reply to STARTTLS, 0 if not sent */
+	int starttls_code; /* reply to STARTTLS, 0 if not sent */
 
 	/* TLS session. */
 	struct mxs_verdict tls;
@@ -123,10 +123,10 @@ struct mxs_addr {
 	size_t nchain;
 	char **leaf_dns_names; /* subjectAltName dNSName entries of the leaf, owned */
 	size_t nleaf_dns_names;
-	int days_to_expiry;    /* of the leaf; negative once expired */
+	int days_to_expiry; /* of the leaf; negative once expired */
 
 	struct mxs_verdict pkix;
-	int x509_error;                /* OpenSSL X509_V_ERR_* of the failed validation, or 0 */
+	int x509_error;                 /* OpenSSL X509_V_ERR_* of the failed validation, or 0 */
 	char missing_intermediate[256]; /* subject of the CA cert the server should have sent */
 
 	struct mxs_verdict name;
@@ -135,8 +135,8 @@ struct mxs_addr {
 };
 
 struct mxs_host {
-	char name[256];   /* MX host name, lower case, no trailing dot */
-	int preference;   /* MX preference; -1 for the implicit MX */
+	char name[256]; /* MX host name, lower case, no trailing dot */
+	int preference; /* MX preference; -1 for the implicit MX */
 	struct mxs_dns a, aaaa;
 	struct mxs_verdict dns; /* address lookup verdict for this host */
 	struct mxs_addr **addrs;
@@ -144,8 +144,8 @@ struct mxs_host {
 };
 
 struct mxs_result {
-	int schema;       /* 1 */
-	char domain[256]; /* as asked, lower case, no trailing dot */
+	int schema;         /* 1 */
+	char domain[256];   /* as asked, lower case, no trailing dot */
 	int64_t started_ms; /* Unix ms */
 	uint32_t elapsed_ms;
 	struct mxs_mx mx;
@@ -161,18 +161,18 @@ void mxs_result_free(struct mxs_result **rp);
 
 /* Add a host (owned by r) and return it via *out; MXS_ENOMEM or MXS_ELIMIT. */
 int mxs_result_add_host(struct mxs_result *r, const char *name, int preference,
-			struct mxs_host **out) MXS_WUR;
+                        struct mxs_host **out) MXS_WUR;
 
 /* Add an address (owned by h) and return it via *out; MXS_ENOMEM or MXS_ELIMIT. */
 int mxs_host_add_addr(struct mxs_host *h, const char *address, int family,
-		      struct mxs_addr **out) MXS_WUR;
+                      struct mxs_addr **out) MXS_WUR;
 
 /* Append a copy of s to a NULL-initialised owned string array (max entries). */
 int mxs_strv_add(char ***v, size_t *n, size_t max, const char *s) MXS_WUR;
 
 /* Set a verdict; reason is printf-formatted. */
-void mxs_verdict_set(struct mxs_verdict *v, enum mxs_status st, enum mxs_rtype rt,
-		     const char *fmt, ...) MXS_PRINTF(4, 5);
+void mxs_verdict_set(struct mxs_verdict *v, enum mxs_status st, enum mxs_rtype rt, const char *fmt,
+                     ...) MXS_PRINTF(4, 5);
 
 /* Names used in every output: "ok", "fail", "temporary", "not-tested". */
 const char *mxs_status_name(enum mxs_status st);

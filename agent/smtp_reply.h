@@ -36,7 +36,7 @@ void mxs_smtp_reply_reset(struct mxs_smtp_reply *r);
  * MXS_SMTP_REPLY_MAX) with a human reason in errstr.
  */
 int mxs_smtp_reply_feed(struct mxs_smtp_reply *r, const char *line, size_t len, char *errstr,
-			size_t errlen) MXS_WUR;
+                        size_t errlen) MXS_WUR;
 
 /* First text line of the reply (up to the first '\n'), copied into buf. */
 void mxs_smtp_reply_first_line(const struct mxs_smtp_reply *r, char *buf, size_t buflen);
@@ -53,6 +53,6 @@ void mxs_smtp_reply_first_line(const struct mxs_smtp_reply *r, char *buf, size_t
  * *dropped.
  */
 int mxs_ehlo_parse(const struct mxs_smtp_reply *r, char ***caps, size_t *ncaps, int *starttls,
-		   size_t *dropped) MXS_WUR;
+                   size_t *dropped) MXS_WUR;
 
 #endif

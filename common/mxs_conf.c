@@ -66,13 +66,13 @@ conf_set(const struct mxs_conf_opt *opt, void *obj, const char *v, char *err, si
 	case MXS_CONF_INT:
 		if ((rc = mxs_parse_ll(v, opt->min, opt->max, &ll)) != 0)
 			return mxs_seterr(err, errlen, rc, "%s must be an integer in [%lld, %lld]",
-					  opt->name, opt->min, opt->max);
+			                  opt->name, opt->min, opt->max);
 		*(long long *)(void *)base = ll;
 		return 0;
 	case MXS_CONF_BOOL:
 		if (conf_bool(v, &b) != 0)
 			return mxs_seterr(err, errlen, MXS_ESYNTAX, "%s must be yes or no",
-					  opt->name);
+			                  opt->name);
 		*(int *)(void *)base = b;
 		return 0;
 	case MXS_CONF_STR: {
@@ -89,7 +89,7 @@ conf_set(const struct mxs_conf_opt *opt, void *obj, const char *v, char *err, si
 		size_t *cnt = (size_t *)(void *)((char *)obj + opt->count_off);
 		if (*cnt >= (size_t)opt->max)
 			return mxs_seterr(err, errlen, MXS_ELIMIT, "%s given more than %lld times",
-					  opt->name, opt->max);
+			                  opt->name, opt->max);
 		if ((list[*cnt] = strdup(v)) == NULL)
 			return MXS_ENOMEM;
 		(*cnt)++;
@@ -132,8 +132,8 @@ conf_handler(void *user, const char *section, const char *name, const char *valu
 }
 
 int
-mxs_conf_load(const struct mxs_conf_opt *table, size_t n, void *obj, const char *path,
-	      char *errstr, size_t errlen)
+mxs_conf_load(const struct mxs_conf_opt *table, size_t n, void *obj, const char *path, char *errstr,
+              size_t errlen)
 {
 	struct conf_load cl = {.table = table, .n = n, .obj = obj};
 	struct stat st;
@@ -143,13 +143,13 @@ mxs_conf_load(const struct mxs_conf_opt *table, size_t n, void *obj, const char 
 		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "%s: %s", path, strerror(errno));
 	if (st.st_size > MXS_CONF_FILE_MAX)
 		return mxs_seterr(errstr, errlen, MXS_ELIMIT, "%s: larger than %d bytes", path,
-				  MXS_CONF_FILE_MAX);
+		                  MXS_CONF_FILE_MAX);
 	line = ini_parse(path, conf_handler, &cl);
 	if (line < 0)
 		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "%s: cannot read", path);
 	if (line > 0)
 		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "%s:%d: %s", path, line,
-				  cl.err[0] ? cl.err : "syntax error");
+		                  cl.err[0] ? cl.err : "syntax error");
 	return 0;
 }
 

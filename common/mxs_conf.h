@@ -44,7 +44,7 @@ int mxs_conf_defaults(const struct mxs_conf_opt *table, size_t n, void *obj) MXS
  * with mxs_conf_free either way.
  */
 int mxs_conf_load(const struct mxs_conf_opt *table, size_t n, void *obj, const char *path,
-		  char *errstr, size_t errlen) MXS_WUR;
+                  char *errstr, size_t errlen) MXS_WUR;
 
 /* Free the strings the table's STR and LIST options own in obj. */
 void mxs_conf_free(const struct mxs_conf_opt *table, size_t n, void *obj);

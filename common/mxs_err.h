@@ -11,20 +11,20 @@
 
 #include <stddef.h>
 
-#define MXS_WUR __attribute__((warn_unused_result))
+#define MXS_WUR          __attribute__((warn_unused_result))
 #define MXS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 enum {
 	MXS_OK = 0,
-	MXS_ENOMEM = -1,   /* allocation failed */
-	MXS_EINVAL = -2,   /* invalid argument or input */
-	MXS_ELIMIT = -3,   /* input exceeded a named limit (mxs_limits.h) */
-	MXS_ESYS = -4,     /* system call failed, see errno text */
-	MXS_ECONFIG = -5,  /* configuration rejected */
-	MXS_ETLS = -6,     /* OpenSSL setup failed */
-	MXS_EDNS = -7,     /* resolver setup failed */
-	MXS_ESYNTAX = -8,  /* malformed input */
-	MXS_ETRUNC = -9,   /* input ended early */
+	MXS_ENOMEM = -1,  /* allocation failed */
+	MXS_EINVAL = -2,  /* invalid argument or input */
+	MXS_ELIMIT = -3,  /* input exceeded a named limit (mxs_limits.h) */
+	MXS_ESYS = -4,    /* system call failed, see errno text */
+	MXS_ECONFIG = -5, /* configuration rejected */
+	MXS_ETLS = -6,    /* OpenSSL setup failed */
+	MXS_EDNS = -7,    /* resolver setup failed */
+	MXS_ESYNTAX = -8, /* malformed input */
+	MXS_ETRUNC = -9,  /* input ended early */
 	MXS_ENOTFOUND = -10,
 };
 

@@ -15,7 +15,7 @@ void mxs_log_init(const char *progname, enum mxs_log_level min);
 void mxs_log(enum mxs_log_level lvl, const char *fmt, ...) MXS_PRINTF(2, 3);
 void mxs_fatal(const char *fmt, ...) MXS_PRINTF(1, 2) __attribute__((noreturn));
 void mxs_panic_at(const char *file, int line, const char *fmt, ...) MXS_PRINTF(3, 4)
-	__attribute__((noreturn));
+        __attribute__((noreturn));
 
 #define mxs_debug(...) mxs_log(MXS_LOG_DEBUG, __VA_ARGS__)
 #define mxs_info(...)  mxs_log(MXS_LOG_INFO, __VA_ARGS__)

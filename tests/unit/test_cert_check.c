@@ -364,7 +364,8 @@ new_addr(struct judged *j)
 }
 
 /* Stack of borrowed pointers, leaf first; NULL-terminated arguments. */
-static STACK_OF(X509) * chain_of(X509 *first, ...)
+static STACK_OF(X509) *
+chain_of(X509 *first, ...)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null();
 	va_list ap;
@@ -380,7 +381,7 @@ static STACK_OF(X509) * chain_of(X509 *first, ...)
 
 /* Judge chain (then freed, not its certificates) at now for host. */
 static struct mxs_addr *
-judge_at(struct judged *j, const struct mxs_trust *t, STACK_OF(X509) * chain, const char *host,
+judge_at(struct judged *j, const struct mxs_trust *t, STACK_OF(X509) *chain, const char *host,
          time_t now)
 {
 	struct mxs_addr *a = new_addr(j);
@@ -391,7 +392,7 @@ judge_at(struct judged *j, const struct mxs_trust *t, STACK_OF(X509) * chain, co
 }
 
 static struct mxs_addr *
-judge(struct judged *j, const struct mxs_trust *t, STACK_OF(X509) * chain, const char *host)
+judge(struct judged *j, const struct mxs_trust *t, STACK_OF(X509) *chain, const char *host)
 {
 	return judge_at(j, t, chain, host, T_NOW);
 }
@@ -1035,11 +1036,12 @@ static const struct {
          "91D942E4A2D4226DDAF28CADAA7F13018E4ED0D9A43A529247E51C965188576C", 1},
 };
 
-static STACK_OF(X509) * read_shared_pem(const char *name)
+static STACK_OF(X509) *
+read_shared_pem(const char *name)
 {
 	const char *base = getenv("MXS_SHARED_DATA");
 	char path[512];
-	STACK_OF(X509) * sk;
+	STACK_OF(X509) *sk;
 	FILE *f;
 	X509 *x;
 

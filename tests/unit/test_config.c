@@ -60,19 +60,19 @@ test_full_file(void **state)
 	struct mxs_agent_config c;
 	char err[256];
 	char *path = write_tmp("; comment\n"
-			       "[resolver]\n"
-			       "forward = 192.0.2.1\n"
-			       "forward = 2001:db8::1\n"
-			       "stub_zone = example.test.\n"
-			       "stub_addr = 192.0.2.53\n"
-			       "use_resolv_conf = yes\n"
-			       "[tls]\n"
-			       "ca_file = /tmp/ca.pem\n"
-			       "[probe]\n"
-			       "helo_name = probe.example\n"
-			       "connect_timeout_ms = 100\n"
-			       "session_timeout_ms = 900000\n"
-			       "ipv6 = off\n");
+	                       "[resolver]\n"
+	                       "forward = 192.0.2.1\n"
+	                       "forward = 2001:db8::1\n"
+	                       "stub_zone = example.test.\n"
+	                       "stub_addr = 192.0.2.53\n"
+	                       "use_resolv_conf = yes\n"
+	                       "[tls]\n"
+	                       "ca_file = /tmp/ca.pem\n"
+	                       "[probe]\n"
+	                       "helo_name = probe.example\n"
+	                       "connect_timeout_ms = 100\n"
+	                       "session_timeout_ms = 900000\n"
+	                       "ipv6 = off\n");
 
 	(void)state;
 	assert_int_equal(mxs_agent_config_load(&c, path, err, sizeof(err)), 0);
@@ -101,20 +101,24 @@ test_broken_files(void **state)
 		const char *text;
 		const char *want; /* substring after "path:" */
 	} cases[] = {
-		{"[probe]\nconnect_timeout_ms = 99\n", ":2: connect_timeout_ms must be an integer in [100, 120000]"},
-		{"[probe]\nconnect_timeout_ms = 120001\n", ":2: connect_timeout_ms must be an integer"},
-		{"[probe]\n\nconnect_timeout_ms = 10s\n", ":3: connect_timeout_ms must be an integer"},
-		{"[probe]\nconnect_timeout_ms =\n", ":2: connect_timeout_ms must be an integer"},
-		{"[probe]\nconnect_timeout_ms = 99999999999999999999\n", ":2: connect_timeout_ms must be"},
-		{"[probe]\nipv6 = maybe\n", ":2: ipv6 must be yes or no"},
-		{"[probe]\ncolour = blue\n", ":2: unknown option [probe] colour"},
-		{"[nosuch]\nipv6 = yes\n", ":2: unknown option [nosuch] ipv6"},
-		{"ipv6 = yes\n", ":1: unknown option [] ipv6"},
-		{"[probe\nipv6 = yes\n", ":1:"},
-		{"[tls]\nca_file\n", ":2:"},
-		{"[resolver]\nforward=a\nforward=b\nforward=c\nforward=d\nforward=e\nforward=f\n"
-		 "forward=g\nforward=h\nforward=i\n",
-		 ":10: forward given more than 8 times"},
+	        {"[probe]\nconnect_timeout_ms = 99\n",
+	         ":2: connect_timeout_ms must be an integer in [100, 120000]"},
+	        {"[probe]\nconnect_timeout_ms = 120001\n",
+	         ":2: connect_timeout_ms must be an integer"},
+	        {"[probe]\n\nconnect_timeout_ms = 10s\n",
+	         ":3: connect_timeout_ms must be an integer"},
+	        {"[probe]\nconnect_timeout_ms =\n", ":2: connect_timeout_ms must be an integer"},
+	        {"[probe]\nconnect_timeout_ms = 99999999999999999999\n",
+	         ":2: connect_timeout_ms must be"},
+	        {"[probe]\nipv6 = maybe\n", ":2: ipv6 must be yes or no"},
+	        {"[probe]\ncolour = blue\n", ":2: unknown option [probe] colour"},
+	        {"[nosuch]\nipv6 = yes\n", ":2: unknown option [nosuch] ipv6"},
+	        {"ipv6 = yes\n", ":1: unknown option [] ipv6"},
+	        {"[probe\nipv6 = yes\n", ":1:"},
+	        {"[tls]\nca_file\n", ":2:"},
+	        {"[resolver]\nforward=a\nforward=b\nforward=c\nforward=d\nforward=e\nforward=f\n"
+	         "forward=g\nforward=h\nforward=i\n",
+	         ":10: forward given more than 8 times"},
 	};
 	char err[512];
 
@@ -127,7 +131,7 @@ test_broken_files(void **state)
 		if (rc == 0 || strncmp(err, path, strlen(path)) != 0 ||
 		    strstr(err, cases[i].want) == NULL)
 			fail_msg("case %zu: rc=%d err=\"%s\" want \"%s\"", i, rc, err,
-				 cases[i].want);
+			         cases[i].want);
 		mxs_agent_config_free(&c);
 		unlink(path);
 		free(path);
@@ -143,9 +147,8 @@ test_missing_and_huge(void **state)
 	FILE *f;
 
 	(void)state;
-	assert_int_not_equal(mxs_agent_config_load(&c, "/nonexistent/agent.conf", err,
-						   sizeof(err)),
-			     0);
+	assert_int_not_equal(mxs_agent_config_load(&c, "/nonexistent/agent.conf", err, sizeof(err)),
+	                     0);
 	assert_non_null(strstr(err, "/nonexistent/agent.conf: No such file"));
 	mxs_agent_config_free(&c);
 
@@ -215,9 +218,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full_file),
-		cmocka_unit_test(test_broken_files),     cmocka_unit_test(test_missing_and_huge),
-		cmocka_unit_test(test_parse_ll),         cmocka_unit_test(test_example_roundtrip),
+	        cmocka_unit_test(test_defaults),     cmocka_unit_test(test_full_file),
+	        cmocka_unit_test(test_broken_files), cmocka_unit_test(test_missing_and_huge),
+	        cmocka_unit_test(test_parse_ll),     cmocka_unit_test(test_example_roundtrip),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

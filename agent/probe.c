@@ -111,11 +111,12 @@ static void
 host_judge(struct probe *p, struct mxs_host *h)
 {
 	const struct mxs_dns *fam[2] = {&h->a, &h->aaaa};
+	const int asked[2] = {p->e->cfg->ipv4, p->e->cfg->ipv6};
 	int bogus = 0, temp = 0;
 
 	for (int i = 0; i < 2; i++) {
-		if (!fam[i]->done && fam[i]->rcode == -1 && fam[i]->why_bogus[0] == '\0')
-			continue; /* family not asked (ipv4/ipv6 off) */
+		if (!asked[i])
+			continue;
 		if (fam[i]->sec == MXS_SEC_BOGUS)
 			bogus = 1;
 		else if (!fam[i]->done || fam[i]->rcode == 2)

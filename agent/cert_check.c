@@ -604,12 +604,12 @@ name_check(X509 *leaf, const char *host, struct mxs_addr *a)
 			list_names(a, s.usable, list, sizeof(list));
 		if (scan_cn(leaf, host, cn, cnhit, sizeof(cnhit)))
 			mxs_verdict_set(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
-			                "%s; MX is %s (subject CN %s not consulted: the "
+			                "%s; expected %s (subject CN %s not consulted: the "
 			                "certificate has DNS-IDs)",
 			                list, host, cnhit);
 		else
 			mxs_verdict_set(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
-			                "%s; MX is %s", list, host);
+			                "%s; expected %s", list, host);
 		return 0;
 	}
 	/* RFC 6125 §6.4.4: no DNS-ID at all, so the CN may stand in. */
@@ -622,12 +622,12 @@ name_check(X509 *leaf, const char *host, struct mxs_addr *a)
 	} else if (cn[0] != '\0') {
 		mxs_verdict_set(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 		                "certificate names %s (subject CN, no subjectAltName DNS "
-		                "name); MX is %s",
+		                "name); expected %s",
 		                cn, host);
 	} else {
 		mxs_verdict_set(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 		                "certificate has no DNS name (no subjectAltName DNS name, no "
-		                "usable subject CN); MX is %s",
+		                "usable subject CN); expected %s",
 		                host);
 	}
 	return 0;

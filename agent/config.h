@@ -33,6 +33,7 @@ struct mxs_agent_config {
 	long long command_timeout_ms;
 	long long tls_timeout_ms;
 	long long session_timeout_ms;
+	long long policy_timeout_ms;
 	int ipv4;
 	int ipv6;
 };

@@ -1,5 +1,6 @@
 /* engine — loop, resolver and TLS context shared by all probes (see engine.h). */
 #include "engine.h"
+#include "fetch.h"
 
 #include <string.h>
 #include <time.h>
@@ -100,6 +101,8 @@ mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *
 	if ((rc = mxs_trust_load(&e->trust, cfg->ca_file, cfg->ca_path, cfg->intermediates_file,
 	                         errstr, errlen)) != 0)
 		goto out;
+	if ((rc = mxs_fetcher_new(e->base, &e->trust, &e->fetch, errstr, errlen)) != 0)
+		goto out;
 	return 0;
 out:
 	mxs_engine_free(e);
@@ -109,6 +112,8 @@ out:
 void
 mxs_engine_free(struct mxs_engine *e)
 {
+	if (e->fetch != NULL)
+		mxs_fetcher_free(&e->fetch);
 	mxs_trust_free(&e->trust);
 	if (e->ssl != NULL)
 		SSL_CTX_free(e->ssl);

@@ -18,12 +18,14 @@
 #include "mxs_err.h"
 
 struct ub_ctx;
+struct mxs_fetcher;
 
 struct mxs_engine {
 	struct event_base *base;
 	struct ub_ctx *ub;
 	SSL_CTX *ssl;
 	struct mxs_trust trust;
+	struct mxs_fetcher *fetch; /* HTTPS fetches (libcurl multi) on base */
 	const struct mxs_agent_config *cfg; /* borrowed; outlives the engine */
 	char helo[256];
 };

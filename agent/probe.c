@@ -8,7 +8,9 @@
  */
 #include "probe.h"
 #include "dns_wire.h"
+#include "probe_dane.h"
 #include "probe_dns.h"
+#include "probe_mtasts.h"
 #include "probe_smtp.h"
 
 #include <arpa/inet.h>
@@ -26,11 +28,18 @@ struct probe {
 	struct event *done_ev; /* deferred completion, so fn always runs from the loop */
 };
 
-/* Per-host context for its A and AAAA lookups. */
+/*
+ * Per-host context: its A and AAAA lookups, then its TLSA lookup, then one
+ * session per address.  It owns the loaded TLSA RRset, which the sessions
+ * borrow, and lives until the last session is done.
+ */
 struct host_ctx {
 	struct probe *p;
 	struct mxs_host *h;
-	int waiting;
+	int waiting;  /* address lookups outstanding */
+	int sessions; /* sessions outstanding */
+	int dane_loaded;
+	struct mxs_dane_rrset dane;
 };
 
 static void
@@ -39,6 +48,7 @@ probe_done_cb(evutil_socket_t fd, short what, void *arg)
 	struct probe *p = arg;
 	struct mxs_result *r = p->r;
 
+	mxs_mtasts_coverage(r);
 	r->elapsed_ms = (uint32_t)(mxs_now_ms() - p->t0);
 	event_free(p->done_ev);
 	p->fn(r, p->arg);
@@ -73,14 +83,111 @@ rcode_name(int rcode)
 }
 
 static void
-smtp_done(void *arg)
+step_done(void *arg)
 {
 	probe_release(arg);
 }
 
 static void
-probe_addresses(struct probe *p, struct mxs_host *h, const struct mxs_dns *d,
-                const struct mxs_dns_msg *msg, uint16_t type)
+host_ctx_release(struct host_ctx *hc)
+{
+	if (--hc->sessions > 0)
+		return;
+	mxs_dane_rrset_free(&hc->dane);
+	free(hc);
+}
+
+static void
+session_done(void *arg)
+{
+	struct host_ctx *hc = arg;
+	struct probe *p = hc->p;
+
+	host_ctx_release(hc);
+	probe_release(p);
+}
+
+/* DANE applies to an address only when its own A or AAAA RRset is secure. */
+static const struct mxs_dane_rrset *
+dane_for(const struct host_ctx *hc, const struct mxs_addr *a)
+{
+	const struct mxs_dns *d = a->family == AF_INET ? &hc->h->a : &hc->h->aaaa;
+
+	return hc->dane_loaded && d->sec == MXS_SEC_SECURE ? &hc->dane : NULL;
+}
+
+static void
+start_sessions(struct host_ctx *hc)
+{
+	struct probe *p = hc->p;
+	struct mxs_host *h = hc->h;
+
+	hc->sessions = 1; /* held until every session has started */
+	for (size_t i = 0; i < h->naddrs; i++) {
+		struct mxs_addr *a = h->addrs[i];
+		hc->sessions++;
+		p->pending++;
+		if (mxs_smtp_probe(p->e, a, h->name, dane_for(hc, a), session_done, hc) != 0) {
+			mxs_verdict_set(&a->connect, MXS_ST_NOT_TESTED, MXS_RT_NONE,
+			                "could not start the session");
+			hc->sessions--;
+			p->pending--;
+		}
+	}
+	host_ctx_release(hc);
+}
+
+static void
+tlsa_cb(void *arg, struct mxs_dns *d, const struct mxs_dns_msg *msg)
+{
+	struct host_ctx *hc = arg;
+	struct probe *p = hc->p;
+
+	mxs_probe_dane_load(hc->h, d, msg, &hc->dane);
+	hc->dane_loaded = 1;
+	start_sessions(hc);
+	probe_release(p);
+}
+
+/*
+ * Addresses are in: look up TLSA first when any address family's records
+ * are secure (RFC 7672 §2.2.2: A/AAAA before TLSA, and only when secure),
+ * then start the sessions.
+ */
+static void
+host_addresses_done(struct host_ctx *hc)
+{
+	struct probe *p = hc->p;
+	struct mxs_host *h = hc->h;
+	int secure = 0;
+	char qname[300];
+
+	for (size_t i = 0; i < h->naddrs; i++)
+		if ((h->addrs[i]->family == AF_INET ? h->a.sec : h->aaaa.sec) == MXS_SEC_SECURE)
+			secure = 1;
+	if (!secure) {
+		snprintf(h->dane_state, sizeof(h->dane_state), "%s", "not-applicable");
+		snprintf(h->dane_reason, sizeof(h->dane_reason), "%s",
+		         "address records not DNSSEC-secure: no TLSA lookup, DANE does not apply");
+		start_sessions(hc);
+		return;
+	}
+	snprintf(qname, sizeof(qname), "_25._tcp.%s", h->name);
+	h->tlsa_asked = 1;
+	p->pending++;
+	if (mxs_dns_lookup(p->e, qname, MXS_DNS_T_TLSA, &h->tlsa, tlsa_cb, hc) != 0) {
+		p->pending--;
+		h->tlsa_asked = 0;
+		snprintf(h->dane_state, sizeof(h->dane_state), "%s", "temporary");
+		snprintf(h->dane_reason, sizeof(h->dane_reason), "%s", "TLSA lookup not started");
+		start_sessions(hc);
+	}
+}
+
+/* Record the addresses of one answer on the host (probed later). */
+static void
+collect_addresses(struct mxs_host *h, const struct mxs_dns *d, const struct mxs_dns_msg *msg,
+                  uint16_t type)
 {
 	const struct mxs_rr *rrs[MXS_ADDR_MAX];
 	char final[MXS_DNS_TEXT_MAX], text[64];
@@ -97,12 +204,6 @@ probe_addresses(struct probe *p, struct mxs_host *h, const struct mxs_dns *d,
 			continue;
 		if (mxs_host_add_addr(h, text, af, &a) != 0)
 			break;
-		p->pending++;
-		if (mxs_smtp_probe(p->e, a, h->name, smtp_done, p) != 0) {
-			mxs_verdict_set(&a->connect, MXS_ST_NOT_TESTED, MXS_RT_NONE,
-			                "could not start the session");
-			p->pending--;
-		}
 	}
 }
 
@@ -145,16 +246,25 @@ host_judge(struct probe *p, struct mxs_host *h)
 }
 
 static void
+host_lookups_done(struct host_ctx *hc)
+{
+	host_judge(hc->p, hc->h);
+	if (hc->h->naddrs == 0) {
+		free(hc);
+		return;
+	}
+	host_addresses_done(hc);
+}
+
+static void
 addr_cb(void *arg, struct mxs_dns *d, const struct mxs_dns_msg *msg)
 {
 	struct host_ctx *hc = arg;
 	struct probe *p = hc->p;
 
-	probe_addresses(p, hc->h, d, msg, d == &hc->h->a ? MXS_DNS_T_A : MXS_DNS_T_AAAA);
-	if (--hc->waiting == 0) {
-		host_judge(p, hc->h);
-		free(hc);
-	}
+	collect_addresses(hc->h, d, msg, d == &hc->h->a ? MXS_DNS_T_A : MXS_DNS_T_AAAA);
+	if (--hc->waiting == 0)
+		host_lookups_done(hc);
 	probe_release(p);
 }
 
@@ -186,10 +296,8 @@ host_start(struct probe *p, struct mxs_host *h)
 			hc->waiting--;
 		}
 	}
-	if (--hc->waiting == 0) {
-		host_judge(p, h);
-		free(hc);
-	}
+	if (--hc->waiting == 0)
+		host_lookups_done(hc);
 }
 
 static int
@@ -302,6 +410,18 @@ mxs_probe_start(struct mxs_engine *e, const char *domain, mxs_probe_fn fn, void 
 	p->pending = 1;
 	if ((rc = mxs_dns_lookup(e, p->r->domain, MXS_DNS_T_MX, &p->r->mx.dns, mx_cb, p)) != 0)
 		goto fail;
+	/* From here on p completes through the loop, even if a step fails to start. */
+	p->pending++;
+	if (mxs_mtasts_probe(e, p->r, step_done, p) != 0) {
+		p->pending--;
+		mxs_verdict_set(&p->r->sts.txt, MXS_ST_NOT_TESTED, MXS_RT_NONE, "not started");
+	}
+	p->pending++;
+	if (mxs_tlsrpt_probe(e, p->r, step_done, p) != 0) {
+		p->pending--;
+		mxs_verdict_set(&p->r->tlsrpt.verdict, MXS_ST_NOT_TESTED, MXS_RT_NONE,
+		                "not started");
+	}
 	return 0;
 fail:
 	if (p->done_ev != NULL)

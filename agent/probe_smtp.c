@@ -15,6 +15,7 @@
  * injection across the boundary, RFC 3207 §4.2 / CVE-2011-0411).
  */
 #include "probe_smtp.h"
+#include "probe_dane.h"
 #include "smtp_reply.h"
 
 #include <arpa/inet.h>
@@ -39,6 +40,7 @@ struct smtp_sess {
 	struct mxs_engine *e;
 	struct mxs_addr *a;
 	const char *mxhost;
+	const struct mxs_dane_rrset *dane; /* NULL when DANE does not apply */
 	mxs_smtp_fn fn;
 	void *arg;
 	struct bufferevent *bev; /* plain, or the TLS filter over it */
@@ -81,6 +83,8 @@ sess_finish(struct smtp_sess *s)
 		mxs_verdict_set(&a->pkix, MXS_ST_NOT_TESTED, MXS_RT_NONE, "%s", why);
 	if (a->name.status == MXS_ST_NOT_TESTED && a->name.reason[0] == '\0')
 		mxs_verdict_set(&a->name, MXS_ST_NOT_TESTED, MXS_RT_NONE, "%s", why);
+	if (a->dane_state[0] == '\0')
+		mxs_probe_dane_judge(s->dane, NULL, s->mxhost, a);
 	a->elapsed_ms = since(s->t0);
 	s->state = S_DONE;
 	if (s->bev != NULL)
@@ -131,6 +135,7 @@ sess_handshake_done(struct smtp_sess *s, SSL *ssl)
 	if (mxs_cert_check(&s->e->trust, chain, s->mxhost, time(NULL), a) != 0)
 		mxs_verdict_set(&a->pkix, MXS_ST_NOT_TESTED, MXS_RT_NONE,
 		                "out of memory while checking the chain");
+	mxs_probe_dane_judge(s->dane, chain, s->mxhost, a);
 	sess_quit(s);
 }
 
@@ -467,8 +472,8 @@ sess_sockaddr(const struct mxs_addr *a, struct sockaddr_storage *ss, int *len)
 }
 
 int
-mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost, mxs_smtp_fn fn,
-               void *arg)
+mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost,
+               const struct mxs_dane_rrset *dane, mxs_smtp_fn fn, void *arg)
 {
 	struct sockaddr_storage ss;
 	struct smtp_sess *s;
@@ -482,6 +487,7 @@ mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost, mxs
 	s->e = e;
 	s->a = a;
 	s->mxhost = mxhost;
+	s->dane = dane;
 	s->fn = fn;
 	s->arg = arg;
 	s->t0 = s->t_step = mxs_now_ms();

@@ -76,6 +76,7 @@ mxs_result_add_host(struct mxs_result *r, const char *name, int preference, stru
 	}
 	lower_copy(h->name, sizeof(h->name), name);
 	h->preference = preference;
+	h->sts_covered = -1;
 	nh[r->nhosts++] = h;
 	r->hosts = nh;
 	*out = h;
@@ -98,6 +99,7 @@ mxs_host_add_addr(struct mxs_host *h, const char *address, int family, struct mx
 	}
 	snprintf(a->address, sizeof(a->address), "%s", address);
 	a->family = family;
+	a->dane_depth = -1;
 	na[h->naddrs++] = a;
 	h->addrs = na;
 	*out = a;
@@ -119,10 +121,13 @@ mxs_result_free(struct mxs_result **rp)
 			strv_free(&a->leaf_dns_names, &a->nleaf_dns_names);
 			free(a);
 		}
+		strv_free(&h->tlsa_records, &h->ntlsa_records);
 		free(h->addrs);
 		free(h);
 	}
 	free(r->hosts);
+	strv_free(&r->sts.mx, &r->sts.nmx);
+	strv_free(&r->tlsrpt.rua, &r->tlsrpt.nrua);
 	free(r);
 	*rp = NULL;
 }

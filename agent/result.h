@@ -132,6 +132,14 @@ struct mxs_addr {
 	struct mxs_verdict name;
 	char name_reference[256]; /* the MX host name checked */
 	char name_matched[256];   /* the certificate DNS-ID that matched it */
+
+	/* DANE (RFC 7672): this address's chain against the host's TLSA RRset. */
+	struct mxs_verdict dane;
+	char dane_state[24];    /* "valid", "tlsa-invalid", ..., "not-applicable" */
+	char dane_record[128];  /* short form of the record that authenticated, or "" */
+	int dane_depth;         /* depth of the certificate it matched, -1 if none */
+	int dane_rollover_ready; /* valid, and a usable record for another key is published */
+	uint32_t dane_matched, dane_unmatched; /* usable records matching / not matching */
 };
 
 struct mxs_host {
@@ -141,6 +149,60 @@ struct mxs_host {
 	struct mxs_verdict dns; /* address lookup verdict for this host */
 	struct mxs_addr **addrs;
 	size_t naddrs;
+
+	/* DANE: TLSA at _25._tcp.<name>, asked only once the address records
+	 * are DNSSEC-secure (RFC 7672 §2.2.2). */
+	int tlsa_asked;
+	struct mxs_dns tlsa;
+	char dane_state[24];     /* state of the RRset: "not-applicable", "temporary",
+	                            "dnssec-invalid", "no-usable-records", "pending" */
+	char dane_reason[MXS_REASON_MAX];
+	int starttls_required;   /* a secure TLSA RRset exists (RFC 7672 §2.2.3) */
+	char **tlsa_records;     /* "3 1 1 HEX (usable)", owned, ntlsa_records entries */
+	size_t ntlsa_records;
+
+	/* MTA-STS coverage (RFC 8461 §4.1): the policy pattern this host
+	 * matches, "" if none; sts_covered -1 when there is no policy. */
+	int sts_covered;
+	char sts_pattern[256];
+};
+
+/* The domain's MTA-STS state (RFC 8461): TXT record, policy fetch, policy. */
+struct mxs_sts {
+	struct mxs_dns txt_dns;
+	struct mxs_verdict txt;      /* ok: exactly one valid record; fail: invalid or several;
+	                                temporary; not-tested never (always looked up) */
+	char txt_state[16];          /* "valid", "none", "multiple", "invalid", "temporary" */
+	char id[40];
+	struct mxs_dns host_a, host_aaaa; /* mta-sts.<domain> */
+	struct mxs_verdict fetch;    /* GET https://mta-sts.<domain>/.well-known/mta-sts.txt */
+	int http_status;             /* 0 when no response */
+	char content_type[256];
+	char location[1024];         /* of a 3xx, never followed */
+	size_t body_len;
+	unsigned char body_sha256[32];
+	int have_body;
+	char https_tls_version[16];
+	struct mxs_verdict https_pkix, https_name;
+	int https_days_to_expiry;
+	int https_have_cert;
+	unsigned char https_leaf_sha256[32];
+	struct mxs_verdict policy;   /* the body parsed under RFC 8461 §3.2 */
+	char mode[12];               /* "enforce", "testing", "none" */
+	long long max_age;
+	char **mx;                   /* patterns, owned */
+	size_t nmx;
+	struct mxs_verdict coverage; /* every live MX matches a pattern, and its certificate names it */
+};
+
+/* The domain's TLS-RPT record (RFC 8460 §3). */
+struct mxs_tlsrpt {
+	struct mxs_dns dns;
+	struct mxs_verdict verdict;  /* ok / fail (invalid, several) / temporary; "none" is fail */
+	char state[16];              /* "valid", "none", "multiple", "invalid", "temporary" */
+	char **rua;                  /* owned */
+	size_t nrua;
+	int rua_repeated;            /* a second rua= field was ignored (warning) */
 };
 
 struct mxs_result {
@@ -151,6 +213,8 @@ struct mxs_result {
 	struct mxs_mx mx;
 	struct mxs_host **hosts; /* in MX preference order */
 	size_t nhosts;
+	struct mxs_sts sts;
+	struct mxs_tlsrpt tlsrpt;
 };
 
 /* Allocate an empty result for domain; NULL on allocation failure. Caller owns it. */

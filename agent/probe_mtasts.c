@@ -254,8 +254,10 @@ sts_txt_cb(void *arg, struct mxs_dns *d, const struct mxs_dns_msg *msg)
 		sts_fetch(st);
 }
 
-int
-mxs_mtasts_probe(struct mxs_engine *e, struct mxs_result *r, mxs_step_fn fn, void *arg)
+/* Start a step: one TXT lookup of prefix.DOMAIN into d, answered by cb. */
+static int
+step_start(struct mxs_engine *e, struct mxs_result *r, const char *prefix, struct mxs_dns *d,
+           mxs_dns_fn cb, mxs_step_fn fn, void *arg)
 {
 	struct sts_step *st;
 	char qname[300];
@@ -267,11 +269,17 @@ mxs_mtasts_probe(struct mxs_engine *e, struct mxs_result *r, mxs_step_fn fn, voi
 	st->r = r;
 	st->fn = fn;
 	st->arg = arg;
-	snprintf(qname, sizeof(qname), "_mta-sts.%s", r->domain);
-	mxs_verdict_set(&r->sts.coverage, MXS_ST_NOT_TESTED, MXS_RT_NONE, "no policy");
-	if ((rc = mxs_dns_lookup(e, qname, MXS_DNS_T_TXT, &r->sts.txt_dns, sts_txt_cb, st)) != 0)
+	snprintf(qname, sizeof(qname), "%s.%s", prefix, r->domain);
+	if ((rc = mxs_dns_lookup(e, qname, MXS_DNS_T_TXT, d, cb, st)) != 0)
 		free(st);
 	return rc;
+}
+
+int
+mxs_mtasts_probe(struct mxs_engine *e, struct mxs_result *r, mxs_step_fn fn, void *arg)
+{
+	mxs_verdict_set(&r->sts.coverage, MXS_ST_NOT_TESTED, MXS_RT_NONE, "no policy");
+	return step_start(e, r, "_mta-sts", &r->sts.txt_dns, sts_txt_cb, fn, arg);
 }
 
 static void
@@ -308,20 +316,7 @@ tlsrpt_cb(void *arg, struct mxs_dns *d, const struct mxs_dns_msg *msg)
 int
 mxs_tlsrpt_probe(struct mxs_engine *e, struct mxs_result *r, mxs_step_fn fn, void *arg)
 {
-	struct sts_step *st;
-	char qname[300];
-	int rc;
-
-	if ((st = calloc(1, sizeof(*st))) == NULL)
-		return MXS_ENOMEM;
-	st->e = e;
-	st->r = r;
-	st->fn = fn;
-	st->arg = arg;
-	snprintf(qname, sizeof(qname), "_smtp._tls.%s", r->domain);
-	if ((rc = mxs_dns_lookup(e, qname, MXS_DNS_T_TXT, &r->tlsrpt.dns, tlsrpt_cb, st)) != 0)
-		free(st);
-	return rc;
+	return step_start(e, r, "_smtp._tls", &r->tlsrpt.dns, tlsrpt_cb, fn, arg);
 }
 
 /* Append "name" to a comma list in buf, marking truncation with "...". */

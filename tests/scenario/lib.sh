@@ -18,7 +18,9 @@ agent=$build/agent/mxsentry-agent
 #   ADDR(ip)     the address with that text form, under any host
 JQ_DEFS='def A: .hosts[0].addresses[0];
 def H($n): .hosts[] | select(.name == $n);
-def ADDR($ip): .hosts[].addresses[] | select(.address == $ip);'
+def ADDR($ip): .hosts[].addresses[] | select(.address == $ip);
+def S: .mta_sts;
+def R: .tls_rpt;'
 
 pass=0
 fail=0

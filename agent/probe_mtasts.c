@@ -65,12 +65,15 @@ txt_answer(const struct mxs_dns *d, const struct mxs_dns_msg *msg, const char *q
 	}
 }
 
+/* No record at all is not a failure: the domain simply does not use it. */
 static enum mxs_status
 txt_status(enum mxs_txt_verdict v)
 {
 	switch (v) {
 	case MXS_TXT_VALID:
 		return MXS_ST_OK;
+	case MXS_TXT_NONE:
+		return MXS_ST_NOT_TESTED;
 	case MXS_TXT_TEMPORARY:
 		return MXS_ST_TEMPORARY;
 	default:

@@ -171,7 +171,7 @@ struct mxs_host {
 struct mxs_sts {
 	struct mxs_dns txt_dns;
 	struct mxs_verdict txt;      /* ok: exactly one valid record; fail: invalid or several;
-	                                temporary; not-tested never (always looked up) */
+	                                temporary; not-tested: no record (MTA-STS not used) */
 	char txt_state[16];          /* "valid", "none", "multiple", "invalid", "temporary" */
 	char id[40];
 	struct mxs_dns host_a, host_aaaa; /* mta-sts.<domain> */
@@ -198,7 +198,8 @@ struct mxs_sts {
 /* The domain's TLS-RPT record (RFC 8460 §3). */
 struct mxs_tlsrpt {
 	struct mxs_dns dns;
-	struct mxs_verdict verdict;  /* ok / fail (invalid, several) / temporary; "none" is fail */
+	struct mxs_verdict verdict;  /* ok / fail (invalid, several) / temporary /
+	                                not-tested (no record: TLS-RPT not used) */
 	char state[16];              /* "valid", "none", "multiple", "invalid", "temporary" */
 	char **rua;                  /* owned */
 	size_t nrua;

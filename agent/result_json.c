@@ -7,7 +7,10 @@
  * jansson accepts only UTF-8, so a string it rejects is sent again with
  * every byte above 0x7f replaced by '?' (control characters are escaped by
  * jansson and need nothing).  Empty optional text, zero reply codes and a
- * zero X.509 error are null, never "" or 0.
+ * zero X.509 error are null, never "" or 0; so are the "none" sentinels of
+ * the DANE and MTA-STS fields (a depth of -1, a coverage of -1, an HTTP
+ * status of 0), and objects for steps that never ran (a TLSA lookup not
+ * asked, an HTTPS certificate never judged).
  *
  * Every builder below attaches its object to the parent before filling it,
  * so on any failure the caller only has to release the root.
@@ -264,6 +267,24 @@ add_certificate(json_t *parent, const struct mxs_addr *a)
 	return 0;
 }
 
+/* The address's DANE verdict: its chain against the host's TLSA RRset. */
+static int
+add_addr_dane(json_t *parent, const struct mxs_addr *a)
+{
+	json_t *o;
+
+	if ((o = add_verdict(parent, "dane", &a->dane)) == NULL)
+		return MXS_ENOMEM;
+	if (put(o, "state", jstr_opt(a->dane_state, sizeof(a->dane_state))) ||
+	    put(o, "record", jstr_opt(a->dane_record, sizeof(a->dane_record))) ||
+	    put(o, "depth", a->dane_depth < 0 ? json_null() : json_integer(a->dane_depth)) ||
+	    put(o, "rollover_ready", json_boolean(a->dane_rollover_ready)) ||
+	    put(o, "matched", json_integer(a->dane_matched)) ||
+	    put(o, "unmatched", json_integer(a->dane_unmatched)))
+		return MXS_ENOMEM;
+	return 0;
+}
+
 static int
 add_addr(json_t *arr, const struct mxs_addr *a)
 {
@@ -303,6 +324,41 @@ add_addr(json_t *arr, const struct mxs_addr *a)
 	    put(v, "reference", jstr_opt(a->name_reference, sizeof(a->name_reference))) ||
 	    put(v, "matched", jstr_opt(a->name_matched, sizeof(a->name_matched))))
 		return MXS_ENOMEM;
+	return add_addr_dane(o, a);
+}
+
+/*
+ * The host's TLSA RRset.  "tlsa" is null when the lookup was never asked
+ * (address records not DNSSEC-secure): a DNS object would claim a lookup.
+ */
+static int
+add_host_dane(json_t *parent, const struct mxs_host *h)
+{
+	json_t *o;
+
+	if ((o = attach(parent, "dane", json_object())) == NULL ||
+	    put(o, "tlsa_asked", json_boolean(h->tlsa_asked)))
+		return MXS_ENOMEM;
+	if (h->tlsa_asked ? add_dns(o, "tlsa", &h->tlsa) : put(o, "tlsa", json_null()))
+		return MXS_ENOMEM;
+	if (put(o, "state", jstr_opt(h->dane_state, sizeof(h->dane_state))) ||
+	    put(o, "reason", jstr_opt(h->dane_reason, sizeof(h->dane_reason))) ||
+	    put(o, "starttls_required", json_boolean(h->starttls_required)) ||
+	    add_strv(o, "records", h->tlsa_records, h->ntlsa_records))
+		return MXS_ENOMEM;
+	return 0;
+}
+
+/* MTA-STS coverage of this host; "covered" is null when there is no policy (-1). */
+static int
+add_host_sts(json_t *parent, const struct mxs_host *h)
+{
+	json_t *o;
+
+	if ((o = attach(parent, "mta_sts", json_object())) == NULL ||
+	    put(o, "covered", h->sts_covered < 0 ? json_null() : json_boolean(h->sts_covered)) ||
+	    put(o, "pattern", jstr_opt(h->sts_pattern, sizeof(h->sts_pattern))))
+		return MXS_ENOMEM;
 	return 0;
 }
 
@@ -323,6 +379,85 @@ add_host(json_t *arr, const struct mxs_host *h)
 	for (size_t i = 0; i < h->naddrs; i++)
 		if ((err = add_addr(addrs, h->addrs[i])) != 0)
 			return err;
+	return add_host_dane(o, h) || add_host_sts(o, h) ? MXS_ENOMEM : 0;
+}
+
+/* The HTTPS certificate of the policy host; null when none was judged. */
+static int
+add_sts_cert(json_t *parent, const struct mxs_sts *s)
+{
+	json_t *o;
+
+	if (!s->https_have_cert)
+		return put(parent, "certificate", json_null());
+	if ((o = attach(parent, "certificate", json_object())) == NULL ||
+	    add_verdict(o, "pkix", &s->https_pkix) == NULL ||
+	    add_verdict(o, "name", &s->https_name) == NULL ||
+	    put(o, "days_to_expiry", json_integer(s->https_days_to_expiry)) ||
+	    put(o, "leaf_sha256", jhex(s->https_leaf_sha256, sizeof(s->https_leaf_sha256))))
+		return MXS_ENOMEM;
+	return 0;
+}
+
+static int
+add_sts_fetch(json_t *parent, const struct mxs_sts *s)
+{
+	json_t *o;
+
+	if ((o = add_verdict(parent, "fetch", &s->fetch)) == NULL)
+		return MXS_ENOMEM;
+	if (put(o, "http_status", jint_opt(s->http_status)) ||
+	    put(o, "content_type", jstr_opt(s->content_type, sizeof(s->content_type))) ||
+	    put(o, "location", jstr_opt(s->location, sizeof(s->location))) ||
+	    put(o, "body_bytes", json_integer((json_int_t)s->body_len)) ||
+	    put(o, "body_sha256",
+	        s->have_body ? jhex(s->body_sha256, sizeof(s->body_sha256)) : json_null()) ||
+	    put(o, "tls_version", jstr_opt(s->https_tls_version, sizeof(s->https_tls_version))) ||
+	    add_sts_cert(o, s))
+		return MXS_ENOMEM;
+	return 0;
+}
+
+/* "mta_sts": TXT record, policy host lookups, fetch, policy, coverage. */
+static int
+add_sts(json_t *root, const struct mxs_sts *s)
+{
+	json_t *o, *v;
+
+	if ((o = attach(root, "mta_sts", json_object())) == NULL)
+		return MXS_ENOMEM;
+	if ((v = add_verdict(o, "txt", &s->txt)) == NULL ||
+	    put(v, "state", jstr_opt(s->txt_state, sizeof(s->txt_state))) ||
+	    put(v, "id", jstr_opt(s->id, sizeof(s->id))) || add_dns(v, "dns", &s->txt_dns))
+		return MXS_ENOMEM;
+	if ((v = attach(o, "policy_host", json_object())) == NULL || add_dns(v, "a", &s->host_a) ||
+	    add_dns(v, "aaaa", &s->host_aaaa))
+		return MXS_ENOMEM;
+	if (add_sts_fetch(o, s))
+		return MXS_ENOMEM;
+	/* max_age means something only in a policy that parsed. */
+	if ((v = add_verdict(o, "policy", &s->policy)) == NULL ||
+	    put(v, "mode", jstr_opt(s->mode, sizeof(s->mode))) ||
+	    put(v, "max_age",
+	        s->policy.status == MXS_ST_OK ? json_integer(s->max_age) : json_null()) ||
+	    add_strv(v, "mx", s->mx, s->nmx))
+		return MXS_ENOMEM;
+	if (add_verdict(o, "coverage", &s->coverage) == NULL)
+		return MXS_ENOMEM;
+	return 0;
+}
+
+static int
+add_tlsrpt(json_t *root, const struct mxs_tlsrpt *t)
+{
+	json_t *o;
+
+	if ((o = add_verdict(root, "tls_rpt", &t->verdict)) == NULL)
+		return MXS_ENOMEM;
+	if (put(o, "state", jstr_opt(t->state, sizeof(t->state))) ||
+	    add_strv(o, "rua", t->rua, t->nrua) ||
+	    put(o, "rua_repeated", json_boolean(t->rua_repeated)) || add_dns(o, "dns", &t->dns))
+		return MXS_ENOMEM;
 	return 0;
 }
 
@@ -351,7 +486,7 @@ build(json_t *root, const struct mxs_result *r)
 	for (size_t i = 0; i < r->nhosts; i++)
 		if ((err = add_host(hosts, r->hosts[i])) != 0)
 			return err;
-	return 0;
+	return add_sts(root, &r->sts) || add_tlsrpt(root, &r->tlsrpt) ? MXS_ENOMEM : 0;
 }
 
 /*

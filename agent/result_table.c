@@ -1,13 +1,25 @@
 /*
  * result_table — a probe result for a person at a terminal.
  *
- * A header block (domain, MX RRset verdict, its DNSSEC state), then one row
- * per MX address with column widths taken from the data, and under a row
- * one indented line per verdict that failed or was temporary:
+ * A header block (domain, MX RRset verdict, its DNSSEC state), the domain's
+ * MTA-STS and TLS-RPT state in one line each, then one row per MX address
+ * with column widths taken from the data; under each of these lines, one
+ * indented line per verdict that failed or was temporary:
  *
- *   PREF  MX HOST          ADDRESS    DNSSEC  STARTTLS  TLS        PKIX  NAME  EXPIRY
- *   10    mx.example.com   192.0.2.1  secure  yes       ok TLSv1.3 fail  ok    -3d
- *     tls: fail (certificate-expired): certificate expired 3 days ago
+ *   domain  example.com
+ *   mx      records, ok: 1 MX record
+ *   dnssec  secure
+ *   mta-sts  valid id=2024a  fetch ok (HTTP 200)  policy enforce max_age 86400  coverage fail
+ *     coverage: fail: live MX not matched by any policy mx pattern: mx.example.com
+ *   tls-rpt  valid  rua mailto:tlsrpt@example.com
+ *
+ *   PREF  MX HOST         ADDRESS    DNSSEC  STARTTLS  TLS         PKIX  NAME  DANE   EXPIRY
+ *   10    mx.example.com  192.0.2.1  secure  yes       ok TLSv1.3  fail  ok    valid  -3d
+ *     pkix: fail (certificate-expired): certificate has expired
+ *     tlsa: pending (1 record)
+ *
+ * A host's TLSA RRset is summarised once, under its first address, like a
+ * partial failure of its address lookups.
  *
  * Every string from the tree is printed with bytes outside printable ASCII
  * replaced by '?': a hostile greeting or certificate must not be able to
@@ -20,10 +32,22 @@
 #include <string.h>
 #include <sys/socket.h>
 
-enum col { C_PREF, C_HOST, C_ADDR, C_DNSSEC, C_STARTTLS, C_TLS, C_PKIX, C_NAME, C_EXPIRY, NCOLS };
+enum col {
+	C_PREF,
+	C_HOST,
+	C_ADDR,
+	C_DNSSEC,
+	C_STARTTLS,
+	C_TLS,
+	C_PKIX,
+	C_NAME,
+	C_DANE,
+	C_EXPIRY,
+	NCOLS
+};
 
 static const char *const col_title[NCOLS] = {
-        "PREF", "MX HOST", "ADDRESS", "DNSSEC", "STARTTLS", "TLS", "PKIX", "NAME", "EXPIRY",
+        "PREF", "MX HOST", "ADDRESS", "DNSSEC", "STARTTLS", "TLS", "PKIX", "NAME", "DANE", "EXPIRY",
 };
 
 #define CELL_MAX 256 /* a host name (255) and its NUL */
@@ -42,6 +66,14 @@ safe_copy(char *dst, size_t len, const char *src, size_t srcmax)
 	for (i = 0; i + 1 < len && i < srcmax && src[i] != '\0'; i++)
 		dst[i] = src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?';
 	dst[i] = '\0';
+}
+
+/* Print at most srcmax bytes of src, '?' for anything unprintable (any length). */
+static void
+safe_fputs(FILE *out, const char *src, size_t srcmax)
+{
+	for (size_t i = 0; i < srcmax && src[i] != '\0'; i++)
+		fputc(src[i] >= 0x20 && src[i] < 0x7f ? src[i] : '?', out);
 }
 
 /* "fail (certificate-expired): reason", or shorter when parts are missing. */
@@ -94,11 +126,36 @@ starttls_cell(const struct mxs_addr *a)
 	return "-";
 }
 
+/*
+ * The address's DANE outcome in one word: "valid" (a TLSA record
+ * authenticated the chain); "no-usable" (a secure TLSA RRset without a
+ * usable record: unauthenticated TLS, STARTTLS still mandatory); "bogus"
+ * (the TLSA answer is DNSSEC-bogus); "invalid" (any other failure); "temp";
+ * "-" when DANE does not apply or nothing was judged.
+ */
+static const char *
+dane_cell(const struct mxs_addr *a)
+{
+	switch (a->dane.status) {
+	case MXS_ST_OK:
+		return strncmp(a->dane_state, "no-usable-records", sizeof(a->dane_state)) == 0
+		               ? "no-usable"
+		               : "valid";
+	case MXS_ST_FAIL:
+		return a->dane.rtype == MXS_RT_DNSSEC_INVALID ? "bogus" : "invalid";
+	case MXS_ST_TEMPORARY:
+		return "temp";
+	case MXS_ST_NOT_TESTED:
+		break;
+	}
+	return "-";
+}
+
 static void
 row_fill(struct row *w, const struct mxs_host *h, const struct mxs_addr *a)
 {
 	const struct mxs_dns *d;
-	char ver[CELL_MAX];
+	char ver[sizeof(a->tls_version) + 1]; /* not CELL_MAX: the TLS cell must fit */
 
 	memset(w, 0, sizeof(*w));
 	if (h->preference < 0)
@@ -118,6 +175,7 @@ row_fill(struct row *w, const struct mxs_host *h, const struct mxs_addr *a)
 	         ver[0] != '\0' ? " " : "", ver);
 	snprintf(w->cell[C_PKIX], CELL_MAX, "%s", short_status(a->pkix.status));
 	snprintf(w->cell[C_NAME], CELL_MAX, "%s", short_status(a->name.status));
+	snprintf(w->cell[C_DANE], CELL_MAX, "%s", dane_cell(a));
 	if (a->nchain > 0)
 		snprintf(w->cell[C_EXPIRY], CELL_MAX, "%dd", a->days_to_expiry);
 	else
@@ -180,6 +238,20 @@ print_addr(FILE *out, const size_t *width, const struct mxs_host *h, const struc
 	print_problem(out, "tls", &a->tls);
 	print_problem(out, "pkix", &a->pkix);
 	print_problem(out, "name", &a->name);
+	print_problem(out, "dane", &a->dane);
+}
+
+/* "  tlsa: pending (2 records)" for a host whose TLSA RRset holds records. */
+static void
+print_tlsa(FILE *out, const struct mxs_host *h)
+{
+	char state[sizeof(h->dane_state) + 1];
+
+	if (h->ntlsa_records == 0)
+		return;
+	safe_copy(state, sizeof(state), h->dane_state, sizeof(h->dane_state));
+	fprintf(out, "  tlsa: %s (%zu record%s)\n", state[0] != '\0' ? state : "-",
+	        h->ntlsa_records, h->ntlsa_records == 1 ? "" : "s");
 }
 
 static void
@@ -195,15 +267,107 @@ print_host(FILE *out, const size_t *width, const struct mxs_host *h)
 		print_row(out, width, &w, C_ADDR + 1);
 		verdict_text(text, sizeof(text), &h->dns);
 		fprintf(out, "no address - dns: %s\n", text);
+		print_tlsa(out, h);
 		return;
 	}
 	for (size_t i = 0; i < h->naddrs; i++) {
 		print_addr(out, width, h, h->addrs[i]);
-		/* A partial lookup failure (say AAAA SERVFAIL) belongs to the host:
-		 * say it once, under its first address. */
-		if (i == 0)
+		/* A partial lookup failure (say AAAA SERVFAIL) and the TLSA RRset
+		 * belong to the host: say them once, under its first address. */
+		if (i == 0) {
 			print_problem(out, "dns", &h->dns);
+			print_tlsa(out, h);
+		}
 	}
+}
+
+/*
+ * Whether a domain-level step left anything in the tree.  The probe always
+ * runs MTA-STS and TLS-RPT; a tree built without them (an older caller, a
+ * test) prints no line rather than an empty one.
+ */
+static int
+step_ran(const struct mxs_verdict *v, const char *state)
+{
+	return v->status != MXS_ST_NOT_TESTED || v->reason[0] != '\0' || state[0] != '\0';
+}
+
+/* The record's own verdict: said unless ok, not-tested included (it could not start). */
+static void
+print_record_problem(FILE *out, const struct mxs_verdict *v)
+{
+	char text[TEXT_MAX];
+
+	if (v->status == MXS_ST_OK)
+		return;
+	verdict_text(text, sizeof(text), v);
+	fprintf(out, "  txt: %s\n", text);
+}
+
+/*
+ * "mta-sts  valid id=X  fetch ok (HTTP 200)  policy enforce max_age N  coverage ok";
+ * each part only once the step before it let it run, then one indented line
+ * per verdict that failed or was temporary.
+ */
+static void
+print_sts(FILE *out, const struct mxs_sts *s)
+{
+	if (!step_ran(&s->txt, s->txt_state))
+		return;
+	fputs("mta-sts  ", out);
+	if (s->txt_state[0] != '\0')
+		safe_fputs(out, s->txt_state, sizeof(s->txt_state));
+	else
+		fputs(mxs_status_name(s->txt.status), out);
+	if (s->id[0] != '\0') {
+		fputs(" id=", out);
+		safe_fputs(out, s->id, sizeof(s->id));
+	}
+	if (s->fetch.status != MXS_ST_NOT_TESTED) {
+		fprintf(out, "  fetch %s", mxs_status_name(s->fetch.status));
+		if (s->http_status != 0)
+			fprintf(out, " (HTTP %d)", s->http_status);
+	}
+	if (s->policy.status == MXS_ST_OK) {
+		fputs("  policy ", out);
+		safe_fputs(out, s->mode, sizeof(s->mode));
+		fprintf(out, " max_age %lld  coverage %s", s->max_age,
+		        mxs_status_name(s->coverage.status));
+	} else if (s->policy.status != MXS_ST_NOT_TESTED) {
+		fprintf(out, "  policy %s", mxs_status_name(s->policy.status));
+	}
+	fputc('\n', out);
+	print_record_problem(out, &s->txt);
+	print_problem(out, "fetch", &s->fetch);
+	if (s->https_have_cert) {
+		print_problem(out, "https pkix", &s->https_pkix);
+		print_problem(out, "https name", &s->https_name);
+	}
+	print_problem(out, "policy", &s->policy);
+	print_problem(out, "coverage", &s->coverage);
+}
+
+/* "tls-rpt  valid  rua mailto:a@example.com, https://r.example/v1", and its reason unless ok. */
+static void
+print_tlsrpt(FILE *out, const struct mxs_tlsrpt *t)
+{
+	if (!step_ran(&t->verdict, t->state))
+		return;
+	fputs("tls-rpt  ", out);
+	if (t->state[0] != '\0')
+		safe_fputs(out, t->state, sizeof(t->state));
+	else
+		fputs(mxs_status_name(t->verdict.status), out);
+	for (size_t i = 0, shown = 0; i < t->nrua; i++) {
+		if (t->rua[i] == NULL)
+			continue;
+		fputs(shown++ == 0 ? "  rua " : ", ", out);
+		safe_fputs(out, t->rua[i], strlen(t->rua[i]));
+	}
+	if (t->rua_repeated)
+		fputs("  (a second rua= ignored)", out);
+	fputc('\n', out);
+	print_record_problem(out, &t->verdict);
 }
 
 static void
@@ -228,6 +392,8 @@ mxs_result_print_table(const struct mxs_result *r, FILE *out)
 	struct row w;
 
 	print_header(out, r);
+	print_sts(out, &r->sts);
+	print_tlsrpt(out, &r->tlsrpt);
 	if (r->nhosts == 0)
 		return;
 

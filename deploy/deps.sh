@@ -10,7 +10,7 @@ BUILD="build-essential cmake pkg-config clang-format
   libnng-dev libprotobuf-c-dev protobuf-c-compiler zlib1g-dev
   libjansson-dev libsqlite3-dev libinih-dev libcmocka-dev"
 WORLD="iproute2 iptables nsd ldnsutils openssl postfix nginx-light
-  ca-certificates dns-root-data time procps psmisc jq bc"
+  ca-certificates dns-root-data time procps psmisc jq bc curl"
 
 missing=""
 for p in $BUILD $WORLD; do

@@ -751,7 +751,7 @@ test_rejudge(void **state)
 	assert_int_equal(a->nleaf_dns_names, 1);
 	assert_string_equal(a->name_matched, "");
 	assert_verdict(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
-	               "certificate names mx.example.test; MX is other.example.test");
+	               "certificate names mx.example.test; expected other.example.test");
 
 	chain = chain_of(NULL);
 	assert_int_equal(mxs_cert_check(&F.trust, chain, "mx.example.test", T_NOW, a), 0);
@@ -822,10 +822,10 @@ test_wildcard(void **state)
 	         "DNS-ID *.wild.example matches mx.wild.example"},
 	        {"MX.Wild.Example.", MXS_ST_OK, "*.wild.example", NULL},
 	        {"a.mx.wild.example", MXS_ST_FAIL, "",
-	         "certificate names *.wild.example; MX is a.mx.wild.example"},
+	         "certificate names *.wild.example; expected a.mx.wild.example"},
 	        /* The CN would match, and the reason says why it does not count. */
 	        {"wild.example", MXS_ST_FAIL, "",
-	         "certificate names *.wild.example; MX is wild.example (subject CN "
+	         "certificate names *.wild.example; expected wild.example (subject CN "
 	         "wild.example not consulted: the certificate has DNS-IDs)"},
 	        {"x.y.wild.example", MXS_ST_FAIL, "", NULL},
 	        {"wild.example.", MXS_ST_FAIL, "", NULL},
@@ -844,7 +844,7 @@ test_cn_fallback(void **state)
 	         "CN fallback)"},
 	        {"other.cn.example", MXS_ST_FAIL, "",
 	         "certificate names mx.cn.example (subject CN, no subjectAltName DNS name); "
-	         "MX is other.cn.example"},
+	         "expected other.cn.example"},
 	};
 	/* An IP address SAN is not a DNS-ID: the CN may still stand in. */
 	static const struct name_case ip[] = {
@@ -861,7 +861,7 @@ test_san_hides_cn(void **state)
 {
 	static const struct name_case c[] = {
 	        {"mx.cn.example", MXS_ST_FAIL, "",
-	         "certificate names other.cn.example; MX is mx.cn.example (subject CN "
+	         "certificate names other.cn.example; expected mx.cn.example (subject CN "
 	         "mx.cn.example not consulted: the certificate has DNS-IDs)"},
 	        {"other.cn.example", MXS_ST_OK, "other.cn.example", NULL},
 	};
@@ -876,14 +876,14 @@ test_bad_dns_names(void **state)
 {
 	static const struct name_case all[] = {
 	        {"mx.example.test", MXS_ST_FAIL, "",
-	         "certificate names good.example; MX is mx.example.test (subject CN "
+	         "certificate names good.example; expected mx.example.test (subject CN "
 	         "mx.example.test not consulted: the certificate has DNS-IDs)"},
 	        {"evil.example", MXS_ST_FAIL, "", NULL},
 	        {"good.example", MXS_ST_OK, "good.example", NULL},
 	};
 	static const struct name_case nul[] = {
 	        {"mx.example.test", MXS_ST_FAIL, "",
-	         "certificate has no usable subjectAltName DNS name (1 skipped); MX is "
+	         "certificate has no usable subjectAltName DNS name (1 skipped); expected "
 	         "mx.example.test (subject CN mx.example.test not consulted: the certificate "
 	         "has DNS-IDs)"},
 	};
@@ -907,7 +907,7 @@ test_many_names(void **state)
 	        {"n140.many.example", MXS_ST_OK, "n140.many.example", NULL},
 	        {"x.many.example", MXS_ST_FAIL, "",
 	         "certificate names n0.many.example, n1.many.example, n2.many.example "
-	         "(and 147 more); MX is x.many.example"},
+	         "(and 147 more); expected x.many.example"},
 	};
 	struct judged j;
 	struct mxs_addr *a;
@@ -1102,7 +1102,7 @@ test_dane_chain_pem(void **state)
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED,
 	               "self-signed certificate in chain: root CN=Root CA is not trusted");
 	assert_verdict(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
-	               "certificate names example.com; MX is www.example.com");
+	               "certificate names example.com; expected www.example.com");
 	done(&j);
 
 	mxs_trust_free(&t);
@@ -1135,7 +1135,7 @@ test_dane_never_valid_leaf(void **state)
 	assert_int_equal(a->days_to_expiry, -3093);
 	assert_verdict(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 	               "certificate has no DNS name (no subjectAltName DNS name, no usable "
-	               "subject CN); MX is example.com");
+	               "subject CN); expected example.com");
 	/* 3 0 1 and 3 1 1 of tlsa-cases.json tests 1 and 2 */
 	hex_to_bin("588FD5F414E3327EAFE3169DC040AE161247D1296BF38304AB9CF464850A1365", md, 32);
 	assert_memory_equal(a->chain[0].sha256, md, 32);

@@ -39,6 +39,8 @@ static const struct mxs_conf_opt agent_opts[] = {
          "TLS handshake timeout"},
         {"probe", "session_timeout_ms", MXS_CONF_INT, "60000", 100, 900000, O(session_timeout_ms),
          0, "hard limit on one address's whole SMTP session"},
+        {"probe", "policy_timeout_ms", MXS_CONF_INT, "60000", 1000, 600000, O(policy_timeout_ms), 0,
+         "whole MTA-STS policy fetch, connect to last byte (RFC 8461 §3.3 suggests 1 min)"},
         {"probe", "ipv4", MXS_CONF_BOOL, "yes", 0, 0, O(ipv4), 0, "probe IPv4 addresses"},
         {"probe", "ipv6", MXS_CONF_BOOL, "yes", 0, 0, O(ipv6), 0, "probe IPv6 addresses"},
 };

@@ -47,6 +47,7 @@ test_defaults(void **state)
 	assert_int_equal(c.connect_timeout_ms, 10000);
 	assert_int_equal(c.command_timeout_ms, 30000);
 	assert_int_equal(c.session_timeout_ms, 60000);
+	assert_int_equal(c.policy_timeout_ms, 60000);
 	assert_int_equal(c.ipv4, 1);
 	assert_int_equal(c.ipv6, 1);
 	assert_int_equal(c.use_resolv_conf, 0);

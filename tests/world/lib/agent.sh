@@ -4,7 +4,9 @@
 #                  answered locally, mxs.test. goes to the world's NSD
 #   $TRUST_ANCHOR  mxs.test.'s DS (written by dns_zones; ub_ctx_add_ta_file)
 #   $AGENT_CONF    mxsentry-agent's configuration for this world
-#   $WORLD_ENV     shell-sourceable names and paths of this world
+#   $WORLD_ENV     shell-sourceable names and paths of this world (CA_FILE:
+#                  the root CA every world certificate chains to, for curl
+#                  --cacert, posttls-finger -F, SSL_CERT_FILE)
 
 agent_files() {
 	cat >"$UNBOUND_CONF" <<EOF
@@ -37,6 +39,7 @@ connect_timeout_ms = 3000
 command_timeout_ms = 3000
 tls_timeout_ms = 3000
 session_timeout_ms = 10000
+policy_timeout_ms = 5000
 EOF
 
 	{
@@ -44,7 +47,9 @@ EOF
 		local v
 		for v in MXS_SRC_DIR MXS_BUILD_DIR MXS_WORLD_DIR SRV_NS AGENT_NS AGENT_CONF \
 			UNBOUND_CONF TRUST_ANCHOR POSTFIX_DIR PKI_DIR DNS_DIR LOG_DIR WORLD_SCENARIOS \
-			FIXTURE_BIN ZONE DNS_V4 DNS_V6 HELO_NAME; do
+			FIXTURE_BIN ZONE DNS_V4 DNS_V6 HELO_NAME WORLD_RECORDS WORLD_POLICIES \
+			POLICY_V4 POLICY_V6 HTTPS_DIR CA_FILE VALIDATING_RESOLVER VALIDATING_RESOLVER_V6 \
+			RESOLVER_DIR VALIDATOR_CONF; do
 			printf '%s=%q\n' "$v" "${!v}"
 		done
 		echo "export MXS_SRC_DIR MXS_BUILD_DIR MXS_WORLD_DIR"

@@ -21,17 +21,28 @@ ZONE=mxs.test
 DNS_V4=192.0.2.53
 DNS_V6=2001:db8:2::53
 HELO_NAME=probe.mxs.test
+POLICY_V4=192.0.2.80		# nginx, the MTA-STS policy host (port 443)
+POLICY_V6=2001:db8:2::80
+VALIDATING_RESOLVER=192.0.2.54	# unbound, validating, for peer tools
+VALIDATING_RESOLVER_V6=2001:db8:2::54
 
+# The tables.  Records and policies default to the files beside the scenario
+# table, and are optional there (a world-test table may have neither).
 WORLD_SCENARIOS=${MXS_WORLD_SCENARIOS:-$WORLD_HOME/scenarios.tsv}
+WORLD_RECORDS=${MXS_WORLD_RECORDS:-$(dirname "$WORLD_SCENARIOS")/records.tsv}
+WORLD_POLICIES=${MXS_WORLD_POLICIES:-$(dirname "$WORLD_SCENARIOS")/policies.tsv}
 WORLD_MARKER=$MXS_WORLD_DIR/.mxs-world
 WORLD_TAG="MXS_WORLD=$MXS_WORLD_DIR"
 PKI_DIR=$MXS_WORLD_DIR/pki
+CA_FILE=$PKI_DIR/root.pem			# the root every world certificate chains to
 DNS_DIR=$MXS_WORLD_DIR/dns
 POSTFIX_DIR=$MXS_WORLD_DIR/postfix		# config: main.cf, master.cf
 POSTFIX_QUEUE=$MXS_WORLD_DIR/postfix-queue
 POSTFIX_DATA=$MXS_WORLD_DIR/postfix-data
 POSTFIX_MASTER_PID=$POSTFIX_QUEUE/pid/master.pid
 FIXTURE_DIR=$MXS_WORLD_DIR/fixtures
+HTTPS_DIR=$MXS_WORLD_DIR/https			# nginx.conf, nginx.pid, htdocs/
+RESOLVER_DIR=$MXS_WORLD_DIR/resolver		# unbound.conf, unbound.pid
 LOG_DIR=$MXS_WORLD_DIR/log
 AGENT_CONF=$MXS_WORLD_DIR/agent.conf
 UNBOUND_CONF=$MXS_WORLD_DIR/unbound.conf

@@ -8,14 +8,20 @@
 #                      address records) are signed with decoy data and then
 #                      replaced by the real data, so they validate as bogus
 #                      while plain queries see the scenario table's values
-# Keys are made by every up.  NSD runs as root in mxs-srv from
-# $DNS_DIR/nsd.conf; everything it writes stays in $DNS_DIR.
+# A record of records.tsv marked bogus gets the same treatment alone, in
+# whichever signed zone holds it (the rest of that zone stays secure).
+# Records come from scenarios.tsv (MX, A, AAAA), policies.tsv (the policy
+# hosts' A and AAAA) and records.tsv (anything else; TLSA data is computed
+# from the PKI, so pki_up runs first).  Keys are made by every up.  NSD runs
+# as root in mxs-srv from $DNS_DIR/nsd.conf; everything it writes stays in
+# $DNS_DIR.
 
 NS_HOST=ns.$ZONE
 
 # dns_decoy TYPE RDATA: the rdata a bogus zone signs instead of RDATA.
 dns_decoy() {
 	local pref host
+	local -a f
 	case $1 in
 	A) printf '203.0.113.%s\n' "${2##*.}" ;;
 	AAAA) printf '2001:db8:ffff::%s\n' "${2##*:}" ;;
@@ -23,19 +29,26 @@ dns_decoy() {
 		read -r pref host <<<"$2"
 		printf '%s %s\n' "$((pref ^ 1))" "$host"
 		;;
+	TXT) printf '"decoy" %s\n' "$2" ;;
+	TLSA)	# the same parameters, every hex digit of the data inverted
+		read -r -a f <<<"$2"
+		printf '%s %s %s %s\n' "${f[0]}" "${f[1]}" "${f[2]}" \
+			"$(printf '%s' "${f[3]}" | tr '0123456789abcdefABCDEF' 'fedcba9876543210543210')"
+		;;
+	*) world_fail "no decoy for a $1 record" ;;
 	esac
 }
 
-# dns_rr OWNER TYPE RDATA: add a record to the zone holding OWNER, once.
-# Records of a bogus zone are also written, with decoy data, to the list of
-# records to swap after signing.
+# dns_rr OWNER TYPE RDATA [bogus]: add a record to the zone holding OWNER,
+# once.  Records of a bogus zone, and records marked bogus, are written with
+# decoy data, and to the lists of records to swap after signing.
 dns_rr() {
-	local owner=$1 type=$2 rdata=$3 zone key
+	local owner=$1 type=$2 rdata=$3 bogus=${4:-} zone key
 	zone=$(zone_of "$owner")
 	key="$owner $type $rdata"
 	[[ -z ${DNS_SEEN[$key]:-} ]] || return 0
 	DNS_SEEN[$key]=1
-	if [[ ${CHILD_KIND[$zone]:-} == bogus ]]; then
+	if [[ ${CHILD_KIND[$zone]:-} == bogus || -n $bogus ]]; then
 		printf '%s.\t300\tIN\t%s\t%s\n' "$owner" "$type" "$(dns_decoy "$type" "$rdata")" >>"$DNS_DIR/$zone.zone"
 		printf '%s.\t300\tIN\t%s\t%s\n' "$owner" "$type" "$(dns_decoy "$type" "$rdata")" >>"$DNS_DIR/$zone.decoy"
 		printf '%s.\t300\tIN\t%s\t%s\n' "$owner" "$type" "$rdata" >>"$DNS_DIR/$zone.real"
@@ -97,20 +110,29 @@ dns_tamper() {
 
 # dns_zones: write and sign every zone; writes the trust anchor.
 dns_zones() {
-	local i z
+	local i z a
 	DNS_SERIAL=$(date +%s)
 	declare -gA DNS_SEEN=()
 	mkdir -p "$DNS_DIR"
-	dns_head "$ZONE"
-	for z in "${CHILD_ZONES[@]}"; do
+	for z in "$ZONE" "${CHILD_ZONES[@]}"; do
 		dns_head "$z"
-		if [[ ${CHILD_KIND[$z]} == bogus ]]; then
-			: >"$DNS_DIR/$z.decoy"
-			: >"$DNS_DIR/$z.real"
-		fi
+		: >"$DNS_DIR/$z.decoy"
+		: >"$DNS_DIR/$z.real"
 	done
 	dns_rr "$NS_HOST" A "$DNS_V4"
 	dns_rr "$NS_HOST" AAAA "$DNS_V6"
+	for ((i = 0; i < POL_N; i++)); do
+		for a in ${P_ADDRS[i]}; do
+			if is_v6 "$a"; then
+				dns_rr "mta-sts.${P_DOMAIN[i]}" AAAA "$a"
+			else
+				dns_rr "mta-sts.${P_DOMAIN[i]}" A "$a"
+			fi
+		done
+	done
+	for ((i = 0; i < REC_N; i++)); do
+		dns_rr "${R_OWNER[i]}" "${R_TYPE[i]}" "$(rec_rdata "$i")" "${R_DNSSEC[i]}"
+	done
 	for ((i = 0; i < SCEN_N; i++)); do
 		if [[ ${S_PREF[i]} != - ]]; then
 			if [[ ${S_MX[i]} == . ]]; then
@@ -135,6 +157,7 @@ dns_zones() {
 		fi
 	done
 	dns_sign "$ZONE"
+	[[ ! -s $DNS_DIR/$ZONE.decoy ]] || dns_tamper "$ZONE"
 	cp "$DNS_DIR/$ZONE.ds" "$TRUST_ANCHOR"
 }
 

@@ -8,7 +8,8 @@
 #   mxs-agent  a0 198.51.100.2/24 2001:db8:100::2/64, default via srv side
 #       |
 #   mxs-srv    srv-a0 198.51.100.1/24 2001:db8:100::1/64
-#              svc0   192.0.2.x/32, 2001:db8:2::x/128 (DNS and MX servers)
+#              svc0   192.0.2.x/32, 2001:db8:2::x/128 (DNS, resolver, MX
+#                     servers, policy host)
 #
 # More agent namespaces (regions) and a middlebox attach with
 # net_attach_agent; each gets its own link and subnet.
@@ -65,14 +66,18 @@ net_service_addr() {
 	fi
 }
 
-# net_up: the whole topology of this issue.
+# net_up: the whole topology.  Service addresses: DNS, the validating
+# resolver, every scenario address, every policy host address; each once (a
+# scenario may share an address with a service on another port).
 net_up() {
-	local a
+	local a i
+	local -A seen=()
 	net_srv
 	net_attach_agent "$AGENT_NS" a0 198.51.100.1/24 198.51.100.2 2001:db8:100::1/64 2001:db8:100::2
-	net_service_addr "$DNS_V4"
-	net_service_addr "$DNS_V6"
-	for a in "${LISTEN_ADDRS[@]}"; do
+	for a in "$DNS_V4" "$DNS_V6" "$VALIDATING_RESOLVER" "$VALIDATING_RESOLVER_V6" \
+		"${LISTEN_ADDRS[@]}" $(for ((i = 0; i < POL_N; i++)); do echo "${P_ADDRS[i]}"; done); do
+		[[ -z ${seen[$a]:-} ]] || continue
+		seen[$a]=1
 		net_service_addr "$a"
 	done
 }

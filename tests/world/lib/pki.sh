@@ -7,6 +7,10 @@
 # $PKI_DIR/NAME.leaf.pem                 the leaf alone
 # $PKI_DIR/NAME.chain.pem                leaf then intermediate (a self-signed
 #                                        leaf: the leaf alone)
+# $PKI_DIR/NAME.key                      also each spare key of records.tsv
+#                                        ({key:NAME}: in a TLSA record, on
+#                                        no server)
+# The leaves are those of scenarios.tsv and policies.tsv.
 # Keys are EC P-256.  `openssl ca` signs everything so exact validity dates
 # can be set (openssl 3.0's x509 -req cannot); the subjectAltName comes in
 # through the environment (MXS_SAN) to keep one config for all leaves.
@@ -123,6 +127,10 @@ pki_up() {
 	for name in "${CERT_NAMES[@]}"; do
 		[[ $name != root && $name != intermediate ]] || world_fail "leaf name '$name' is reserved"
 		pki_leaf "$name"
+	done
+	for name in "${REC_KEYS[@]}"; do
+		run "$LOG_DIR/pki.log" openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 \
+			-out "$PKI_DIR/$name.key"
 	done
 	chmod 0644 "$PKI_DIR"/*.key	# test keys; Postfix and the fixture read them
 }

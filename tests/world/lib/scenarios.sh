@@ -139,3 +139,42 @@ zone_of() {
 	done
 	printf '%s\n' "$best"
 }
+
+# ------------------------------------------------------------------------
+# Helpers for the other tables (records.tsv, policies.tsv).
+
+# is_owner NAME: a DNS owner name (labels may hold "_", as in _25._tcp).
+is_owner() { [[ $1 =~ ^([A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?\.)*[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?$ ]]; }
+
+# table_split N LINE: split LINE into TF[0..N-1]: N-1 blank-separated fields,
+# each of which may be in double quotes to hold blanks, then the rest of the
+# line (trimmed) as the last.  Returns 1 when there are fewer than N fields or
+# a quote is unbalanced.
+table_split() {
+	local n=$1 s=$2 k
+	TF=()
+	for ((k = 0; k < n - 1; k++)); do
+		s=${s#"${s%%[![:space:]]*}"}
+		[[ -n $s ]] || return 1
+		if [[ $s == \"* ]]; then
+			s=${s:1}
+			[[ $s == *\"* ]] || return 1
+			TF[k]=${s%%\"*}
+			s=${s#*\"}
+			[[ -z $s || $s == [[:space:]]* ]] || return 1
+		else
+			TF[k]=${s%%[[:space:]]*}
+			s=${s:${#TF[k]}}
+		fi
+	done
+	s=${s#"${s%%[![:space:]]*}"}
+	s=${s%"${s##*[![:space:]]}"}
+	[[ -n $s ]] || return 1
+	TF[n - 1]=$s
+}
+
+# table_lines FILE: print "LINENO<tab>LINE" for every line of FILE that is
+# not blank and not a comment (first non-blank "#"); "#" elsewhere is data.
+table_lines() {
+	awk '!/^[[:space:]]*(#|$)/ { sub(/\r$/, ""); printf "%d\t%s\n", NR, $0 }' "$1"
+}

@@ -41,18 +41,6 @@
 #include "mxs_limits.h"
 #include "result.h"
 
-/* Limits (to move to common/mxs_limits.h). */
-/* TLSA records judged per RRset; more is MXS_ELIMIT.  Equal to the DNS
- * parser's answer cap, so no RRset the parser accepts is refused here. */
-#define MXS_TLSA_RR_MAX 256
-/* Octets of a Full(0) TLSA association (a DER certificate or SPKI).  Real
- * ones are under 2 KiB; longer data makes the record malformed (unusable).
- * The DNS message bounds the sum over an RRset at 64 KiB anyway. */
-#define MXS_TLSA_DATA_MAX 8192
-/* Certificates of a presented chain that are hashed and offered to chain
- * verification; a trust anchor deeper than this is not found. */
-#define MXS_DANE_CHAIN_MAX MXS_CHAIN_MAX
-
 /* Octets of data shown by the short presentation form before "...". */
 #define MXS_TLSA_SHORT_OCTETS 8
 /* Room for the short form: "255 255 255 " + 16 hex digits + "..." + NUL. */

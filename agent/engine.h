@@ -25,7 +25,7 @@ struct mxs_engine {
 	struct ub_ctx *ub;
 	SSL_CTX *ssl;
 	struct mxs_trust trust;
-	struct mxs_fetcher *fetch; /* HTTPS fetches (libcurl multi) on base */
+	struct mxs_fetcher *fetch;          /* HTTPS fetches (libcurl multi) on base */
 	const struct mxs_agent_config *cfg; /* borrowed; outlives the engine */
 	char helo[256];
 };

@@ -34,15 +34,6 @@
 #include "mxs_err.h"
 #include "result.h"
 
-/* Limits (to move to mxs_limits.h). */
-#define MXS_HTTP_BODY_MAX     (64 * 1024) /* largest body kept: the policy's 64 KiB */
-#define MXS_HTTP_URL_MAX      2048        /* request URL, NUL excluded */
-#define MXS_HTTP_CTYPE_MAX    256         /* Content-Type kept, NUL included */
-#define MXS_HTTP_LOCATION_MAX 1024        /* Location kept, NUL included */
-#define MXS_HTTP_HEADERS_MAX  (16 * 1024) /* all response header bytes, status line too */
-#define MXS_FETCH_ADDRS_MAX   16          /* pre-resolved addresses per fetch */
-#define MXS_FETCH_TIMEOUT_MAX 600000      /* ms, for either timeout of a request */
-
 /* Why a fetch did not yield a usable policy document; the first that applies. */
 enum mxs_fetch_fail {
 	MXS_FETCH_OK = 0,      /* HTTP 200, body complete within the limit, chain valid */

@@ -45,14 +45,6 @@
 #include "mxs_err.h"
 #include "mxs_limits.h"
 
-/* Limits for the lead to move into common/mxs_limits.h. */
-#ifndef MXS_STS_POLICY_MAX
-#define MXS_STS_POLICY_MAX 65536 /* policy body bytes (§3.3 suggests 64 KB) */
-#endif
-#define MXS_STS_MX_MAX      256      /* mx patterns accepted in one policy */
-#define MXS_STS_EXT_MAX     32       /* extension fields kept as evidence */
-#define MXS_STS_MAX_AGE_MAX 31557600 /* RFC 8461 §3.2: max_age maximum (a year) */
-
 enum mxs_sts_mode {
 	MXS_STS_MODE_ENFORCE = 1,
 	MXS_STS_MODE_TESTING,

@@ -34,8 +34,7 @@
 #include "result.h"
 #include "txt_record.h"
 
-#define MXS_STS_TAG    "v=STSv1"
-#define MXS_STS_ID_MAX 32 /* grammar: 1*32(ALPHA / DIGIT) */
+#define MXS_STS_TAG "v=STSv1"
 
 struct mxs_mtasts_txt {
 	char id[MXS_STS_ID_MAX + 1];

@@ -20,8 +20,8 @@
  * over MXS_TLSA_RR_MAX records) becomes a "temporary" state with the
  * reason, never "no TLSA".
  */
-void mxs_probe_dane_load(struct mxs_host *h, const struct mxs_dns *d,
-                         const struct mxs_dns_msg *msg, struct mxs_dane_rrset *set);
+void mxs_probe_dane_load(struct mxs_host *h, const struct mxs_dns *d, const struct mxs_dns_msg *msg,
+                         struct mxs_dane_rrset *set);
 
 /*
  * Judge address a's TLS session against set (NULL when DANE does not apply
@@ -30,7 +30,7 @@ void mxs_probe_dane_load(struct mxs_host *h, const struct mxs_dns *d,
  * missing STARTTLS on a host with a secure TLSA RRset is a downgrade
  * (starttls-not-supported: RFC 8460's dane-required means something else).
  */
-void mxs_probe_dane_judge(const struct mxs_dane_rrset *set, STACK_OF(X509) *chain,
-                          const char *host, struct mxs_addr *a);
+void mxs_probe_dane_judge(const struct mxs_dane_rrset *set, STACK_OF(X509) *chain, const char *host,
+                          struct mxs_addr *a);
 
 #endif

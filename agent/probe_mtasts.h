@@ -16,12 +16,10 @@
 typedef void (*mxs_step_fn)(void *arg);
 
 /* Start the MTA-STS steps for r->domain; r is borrowed until fn runs. */
-int mxs_mtasts_probe(struct mxs_engine *e, struct mxs_result *r, mxs_step_fn fn,
-                     void *arg) MXS_WUR;
+int mxs_mtasts_probe(struct mxs_engine *e, struct mxs_result *r, mxs_step_fn fn, void *arg) MXS_WUR;
 
 /* Start the TLS-RPT record lookup for r->domain; r borrowed until fn runs. */
-int mxs_tlsrpt_probe(struct mxs_engine *e, struct mxs_result *r, mxs_step_fn fn,
-                     void *arg) MXS_WUR;
+int mxs_tlsrpt_probe(struct mxs_engine *e, struct mxs_result *r, mxs_step_fn fn, void *arg) MXS_WUR;
 
 /*
  * Once every host and session is done: which policy pattern covers each

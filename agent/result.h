@@ -135,9 +135,9 @@ struct mxs_addr {
 
 	/* DANE (RFC 7672): this address's chain against the host's TLSA RRset. */
 	struct mxs_verdict dane;
-	char dane_state[24];    /* "valid", "tlsa-invalid", ..., "not-applicable" */
-	char dane_record[128];  /* short form of the record that authenticated, or "" */
-	int dane_depth;         /* depth of the certificate it matched, -1 if none */
+	char dane_state[24];     /* "valid", "tlsa-invalid", ..., "not-applicable" */
+	char dane_record[128];   /* short form of the record that authenticated, or "" */
+	int dane_depth;          /* depth of the certificate it matched, -1 if none */
 	int dane_rollover_ready; /* valid, and a usable record for another key is published */
 	uint32_t dane_matched, dane_unmatched; /* usable records matching / not matching */
 };
@@ -154,11 +154,11 @@ struct mxs_host {
 	 * are DNSSEC-secure (RFC 7672 §2.2.2). */
 	int tlsa_asked;
 	struct mxs_dns tlsa;
-	char dane_state[24];     /* state of the RRset: "not-applicable", "temporary",
-	                            "dnssec-invalid", "no-usable-records", "pending" */
+	char dane_state[24]; /* state of the RRset: "not-applicable", "temporary",
+	                        "dnssec-invalid", "no-usable-records", "pending" */
 	char dane_reason[MXS_REASON_MAX];
-	int starttls_required;   /* a secure TLSA RRset exists (RFC 7672 §2.2.3) */
-	char **tlsa_records;     /* "3 1 1 HEX (usable)", owned, ntlsa_records entries */
+	int starttls_required; /* a secure TLSA RRset exists (RFC 7672 §2.2.3) */
+	char **tlsa_records;   /* "3 1 1 HEX (usable)", owned, ntlsa_records entries */
 	size_t ntlsa_records;
 
 	/* MTA-STS coverage (RFC 8461 §4.1): the policy pattern this host
@@ -170,15 +170,15 @@ struct mxs_host {
 /* The domain's MTA-STS state (RFC 8461): TXT record, policy fetch, policy. */
 struct mxs_sts {
 	struct mxs_dns txt_dns;
-	struct mxs_verdict txt;      /* ok: exactly one valid record; fail: invalid or several;
-	                                temporary; not-tested: no record (MTA-STS not used) */
-	char txt_state[16];          /* "valid", "none", "multiple", "invalid", "temporary" */
+	struct mxs_verdict txt; /* ok: exactly one valid record; fail: invalid or several;
+	                           temporary; not-tested: no record (MTA-STS not used) */
+	char txt_state[16];     /* "valid", "none", "multiple", "invalid", "temporary" */
 	char id[40];
 	struct mxs_dns host_a, host_aaaa; /* mta-sts.<domain> */
-	struct mxs_verdict fetch;    /* GET https://mta-sts.<domain>/.well-known/mta-sts.txt */
-	int http_status;             /* 0 when no response */
+	struct mxs_verdict fetch;         /* GET https://mta-sts.<domain>/.well-known/mta-sts.txt */
+	int http_status;                  /* 0 when no response */
 	char content_type[256];
-	char location[1024];         /* of a 3xx, never followed */
+	char location[1024]; /* of a 3xx, never followed */
 	size_t body_len;
 	unsigned char body_sha256[32];
 	int have_body;
@@ -187,23 +187,24 @@ struct mxs_sts {
 	int https_days_to_expiry;
 	int https_have_cert;
 	unsigned char https_leaf_sha256[32];
-	struct mxs_verdict policy;   /* the body parsed under RFC 8461 §3.2 */
-	char mode[12];               /* "enforce", "testing", "none" */
+	struct mxs_verdict policy; /* the body parsed under RFC 8461 §3.2 */
+	char mode[12];             /* "enforce", "testing", "none" */
 	long long max_age;
-	char **mx;                   /* patterns, owned */
+	char **mx; /* patterns, owned */
 	size_t nmx;
-	struct mxs_verdict coverage; /* every live MX matches a pattern, and its certificate names it */
+	struct mxs_verdict
+	        coverage; /* every live MX matches a pattern, and its certificate names it */
 };
 
 /* The domain's TLS-RPT record (RFC 8460 §3). */
 struct mxs_tlsrpt {
 	struct mxs_dns dns;
-	struct mxs_verdict verdict;  /* ok / fail (invalid, several) / temporary /
-	                                not-tested (no record: TLS-RPT not used) */
-	char state[16];              /* "valid", "none", "multiple", "invalid", "temporary" */
-	char **rua;                  /* owned */
+	struct mxs_verdict verdict; /* ok / fail (invalid, several) / temporary /
+	                               not-tested (no record: TLS-RPT not used) */
+	char state[16];             /* "valid", "none", "multiple", "invalid", "temporary" */
+	char **rua;                 /* owned */
 	size_t nrua;
-	int rua_repeated;            /* a second rua= field was ignored (warning) */
+	int rua_repeated; /* a second rua= field was ignored (warning) */
 };
 
 struct mxs_result {

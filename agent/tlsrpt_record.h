@@ -32,9 +32,7 @@
 #include "result.h"
 #include "txt_record.h"
 
-#define MXS_TLSRPT_TAG     "v=TLSRPTv1"
-#define MXS_TLSRPT_RUA_MAX 16  /* URIs accepted in one rua= field */
-#define MXS_TLSRPT_URI_MAX 512 /* buffer for one rua URI, NUL included */
+#define MXS_TLSRPT_TAG "v=TLSRPTv1"
 
 enum mxs_tlsrpt_scheme {
 	MXS_TLSRPT_MAILTO = 1,

@@ -19,12 +19,6 @@
 #include "mxs_err.h"
 #include "mxs_limits.h"
 
-/* Limits (to move to mxs_limits.h). */
-#define MXS_TXT_TEXT_MAX      4096 /* octets of one joined record a parser accepts */
-#define MXS_TXT_EXT_MAX       16   /* extensions kept per record; later ones counted */
-#define MXS_TXT_EXT_NAME_MAX  32   /* grammar: (ALPHA/DIGIT) *31(...) */
-#define MXS_TXT_EXT_VALUE_MAX 256  /* buffer for one kept extension value, NUL included */
-
 /* Flags reported by mxs_txt_join. */
 #define MXS_TXT_F_NONASCII 0x1 /* an octet >= 0x80 (the record grammars are US-ASCII) */
 

@@ -24,6 +24,33 @@
 #define MXS_MX_MAX         32    /* MX hosts probed per domain */
 #define MXS_ADDR_MAX       16    /* addresses probed per MX host and family */
 
+/* MTA-STS (RFC 8461) and TLS-RPT (RFC 8460) records and policies. */
+#define MXS_TXT_TEXT_MAX      4096     /* octets of one joined TXT record a parser accepts */
+#define MXS_TXT_EXT_MAX       16       /* extensions kept per record; later ones counted */
+#define MXS_TXT_EXT_NAME_MAX  32       /* grammar: (ALPHA/DIGIT) *31(...) */
+#define MXS_TXT_EXT_VALUE_MAX 256      /* buffer for one kept extension value, NUL included */
+#define MXS_STS_ID_MAX        32       /* grammar: 1*32(ALPHA / DIGIT) */
+#define MXS_TLSRPT_RUA_MAX    16       /* URIs accepted in one rua= field */
+#define MXS_TLSRPT_URI_MAX    512      /* buffer for one rua URI, NUL included */
+#define MXS_STS_POLICY_MAX    65536    /* policy body bytes (§3.3 suggests 64 KB) */
+#define MXS_STS_MX_MAX        256      /* mx patterns accepted in one policy */
+#define MXS_STS_EXT_MAX       32       /* policy extension fields kept as evidence */
+#define MXS_STS_MAX_AGE_MAX   31557600 /* RFC 8461 §3.2: max_age maximum (a year) */
+
+/* HTTPS policy fetch. */
+#define MXS_HTTP_BODY_MAX     (64 * 1024) /* largest body kept: the policy's 64 KiB */
+#define MXS_HTTP_URL_MAX      2048        /* request URL, NUL excluded */
+#define MXS_HTTP_CTYPE_MAX    256         /* Content-Type kept, NUL included */
+#define MXS_HTTP_LOCATION_MAX 1024        /* Location kept, NUL included */
+#define MXS_HTTP_HEADERS_MAX  (16 * 1024) /* all response header bytes, status line too */
+#define MXS_FETCH_ADDRS_MAX   16          /* pre-resolved addresses per fetch */
+#define MXS_FETCH_TIMEOUT_MAX 600000      /* ms, for either timeout of a request */
+
+/* DANE (RFC 7672). */
+#define MXS_TLSA_RR_MAX    256           /* TLSA records judged per RRset (= MXS_DNS_RR_MAX) */
+#define MXS_TLSA_DATA_MAX  8192          /* octets of a Full(0) association; longer is malformed */
+#define MXS_DANE_CHAIN_MAX MXS_CHAIN_MAX /* presented certificates offered to DANE matching */
+
 /* Configuration files. */
 #define MXS_CONF_FILE_MAX (1024 * 1024)
 

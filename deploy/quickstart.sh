@@ -18,7 +18,8 @@ MXS_SRC_DIR=$src MXS_BUILD_DIR=$build "$src/tests/world/up"
 . "${MXS_WORLD_DIR:-/run/mxs-world}/world.env"
 
 demo="valid.mxs.test backup.mxs.test dual.mxs.test noint.mxs.test nostarttls.mxs.test
-  greet421.mxs.test bogus.mxs.test"
+  greet421.mxs.test bogus.mxs.test sts-enforce.mxs.test sts-uncovered.mxs.test
+  dane-ee.mxs.test dane-stale.mxs.test"
 echo "== mxsentry-agent probe (from the agent's namespace)"
 # shellcheck disable=SC2086
 ip netns exec "$AGENT_NS" "$build/agent/mxsentry-agent" -c "$AGENT_CONF" probe $demo
@@ -27,7 +28,8 @@ cat <<TXT
 
 The world is still running.  Try, for example:
   ip netns exec $AGENT_NS $build/agent/mxsentry-agent -c $AGENT_CONF probe --json expired.mxs.test
-  (scenario domains: $(awk -F'\t' '!/^#/ && NF {print $1}' "$src/tests/scenario/probe.expect" | sort -u | tr '\n' ' '))
+  (scenario domains: $(cat "$src/tests/scenario/probe.expect" "$src/tests/scenario/policy.expect" |
+    awk -F'\t' '!/^#/ && NF {print $1}' | sort -u | tr '\n' ' '))
 Stop it with:
   $src/tests/world/down
 TXT

@@ -19,6 +19,7 @@
 #include "cert_check.h"
 #include "certname.h"
 #include "mxs_log.h"
+#include "x509_names.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -160,25 +161,6 @@ mxs_trust_free(struct mxs_trust *t)
 
 /* ---- one certificate as evidence ---------------------------------------- */
 
-/* RFC 2253 one-line form of nm, truncated to len - 1 octets. */
-static int
-name_text(const X509_NAME *nm, char *buf, size_t len)
-{
-	BIO *bio;
-	int n = 0;
-
-	buf[0] = '\0';
-	if (nm == NULL || len < 2)
-		return 0;
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
-		return MXS_ENOMEM;
-	if (X509_NAME_print_ex(bio, nm, 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(bio, buf, (int)(len - 1));
-	buf[n > 0 ? n : 0] = '\0';
-	BIO_free(bio);
-	return 0;
-}
-
 /* RFC 3339 UTC ("2021-01-01T00:00:00Z"), or "" when t cannot be read. */
 static void
 time_text(const ASN1_TIME *t, char *buf, size_t len)
@@ -217,8 +199,9 @@ cert_record(X509 *x, struct mxs_cert *c)
 	int rc;
 
 	memset(c, 0, sizeof(*c));
-	if ((rc = name_text(X509_get_subject_name(x), c->subject, sizeof(c->subject))) != 0 ||
-	    (rc = name_text(X509_get_issuer_name(x), c->issuer, sizeof(c->issuer))) != 0)
+	rc = mxs_x509_name_text(X509_get_subject_name(x), c->subject, sizeof(c->subject));
+	if (rc != 0 ||
+	    (rc = mxs_x509_name_text(X509_get_issuer_name(x), c->issuer, sizeof(c->issuer))) != 0)
 		return rc;
 	time_text(X509_get0_notBefore(x), c->not_before, sizeof(c->not_before));
 	time_text(X509_get0_notAfter(x), c->not_after, sizeof(c->not_after));
@@ -342,8 +325,8 @@ describe(char *buf, size_t len, int err, X509_STORE_CTX *ctx)
 	subj[0] = iss[0] = when[0] = '\0';
 	if (cur != NULL) {
 		/* A failed allocation here only shortens the sentence. */
-		(void)name_text(X509_get_subject_name(cur), subj, sizeof(subj));
-		(void)name_text(X509_get_issuer_name(cur), iss, sizeof(iss));
+		(void)mxs_x509_name_text(X509_get_subject_name(cur), subj, sizeof(subj));
+		(void)mxs_x509_name_text(X509_get_issuer_name(cur), iss, sizeof(iss));
 	}
 	switch (err) {
 	case X509_V_ERR_CERT_HAS_EXPIRED:
@@ -418,8 +401,8 @@ diagnose_missing(const struct mxs_trust *t, STACK_OF(X509) *chain, time_t now, s
 	}
 	if (miss == NULL)
 		goto out;
-	if ((rc = name_text(X509_get_subject_name(miss), a->missing_intermediate,
-	                    sizeof(a->missing_intermediate))) != 0)
+	if ((rc = mxs_x509_name_text(X509_get_subject_name(miss), a->missing_intermediate,
+	                             sizeof(a->missing_intermediate))) != 0)
 		goto out;
 	more[0] = '\0';
 	if (nmiss > 1)
@@ -458,7 +441,7 @@ pkix_check(const struct mxs_trust *t, STACK_OF(X509) *chain, time_t now, struct 
 		built = X509_STORE_CTX_get0_chain(ctx);
 		root[0] = '\0';
 		if (built != NULL && sk_X509_num(built) > 0 &&
-		    (rc = name_text(
+		    (rc = mxs_x509_name_text(
 		             X509_get_subject_name(sk_X509_value(built, sk_X509_num(built) - 1)),
 		             root, sizeof(root))) != 0)
 			goto out;
@@ -480,91 +463,43 @@ out:
 
 /* ---- name check (RFC 6125) ----------------------------------------------- */
 
-struct dns_scan {
-	int has_dns;    /* a dNSName (usable or not), or a subjectAltName we cannot read */
-	size_t usable;  /* dNSNames kept as text and matched */
-	size_t skipped; /* dNSNames with NUL or non-printable octets */
+/* What the name scans gather for the verdict. */
+struct name_scan {
+	const char *host;
+	struct mxs_addr *a;
+	char cn[MXS_DNS_NAME_MAX + 1];    /* the first usable subject CN */
+	char cnhit[MXS_DNS_NAME_MAX + 1]; /* the first subject CN matching host */
 };
 
-/* Copy an identifier that is 1..len-1 printable ASCII octets, no space, no NUL. */
+/*
+ * A DNS-ID of the leaf: kept as evidence (up to MXS_NAMES_MAX; all are
+ * matched), and recorded if it is the first to match host.
+ */
 static int
-ident_copy(const unsigned char *p, int n, char *buf, size_t len)
+dns_id_seen(void *arg, enum mxs_x509_id_kind kind, const char *id)
 {
-	if (p == NULL || n <= 0 || (size_t)n >= len)
+	struct name_scan *ns = arg;
+	struct mxs_addr *a = ns->a;
+
+	if (a->name_matched[0] == '\0' && mxs_name_match(id, ns->host))
+		snprintf(a->name_matched, sizeof(a->name_matched), "%s", id);
+	if (mxs_strv_add(&a->leaf_dns_names, &a->nleaf_dns_names, MXS_NAMES_MAX, id) == MXS_ENOMEM)
+		return MXS_ENOMEM;
+	return 0; /* MXS_ELIMIT: kept enough as evidence, keep matching */
+}
+
+/* A subject CN: the first into ns->cn; the first matching host into ns->cnhit, and stop. */
+static int
+cn_seen(void *arg, enum mxs_x509_id_kind kind, const char *id)
+{
+	struct name_scan *ns = arg;
+
+	if (ns->cn[0] == '\0')
+		snprintf(ns->cn, sizeof(ns->cn), "%s", id);
+	if (!mxs_name_match(id, ns->host))
 		return 0;
-	for (int i = 0; i < n; i++)
-		if (p[i] <= 0x20 || p[i] >= 0x7f)
-			return 0;
-	memcpy(buf, p, (size_t)n);
-	buf[n] = '\0';
+	snprintf(ns->cnhit, sizeof(ns->cnhit), "%s", id);
 	return 1;
-}
-
-/*
- * Record the leaf's dNSNames (up to MXS_NAMES_MAX kept; all are matched)
- * and the first one matching host.
- */
-static int
-scan_san(const X509 *leaf, const char *host, struct mxs_addr *a, struct dns_scan *s)
-{
-	GENERAL_NAMES *gens;
-	char name[MXS_DNS_NAME_MAX + 1];
-	int crit = -1, rc = 0;
-
-	memset(s, 0, sizeof(*s));
-	if ((gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL)) == NULL) {
-		/* -1: absent; -2: repeated; 0 or 1: present but undecodable. */
-		s->has_dns = crit != -1;
-		return 0;
-	}
-	for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, i);
-
-		if (g->type != GEN_DNS)
-			continue;
-		s->has_dns = 1;
-		if (!ident_copy(ASN1_STRING_get0_data(g->d.dNSName),
-		                ASN1_STRING_length(g->d.dNSName), name, sizeof(name))) {
-			s->skipped++;
-			continue;
-		}
-		s->usable++;
-		if (a->name_matched[0] == '\0' && mxs_name_match(name, host))
-			snprintf(a->name_matched, sizeof(a->name_matched), "%s", name);
-		rc = mxs_strv_add(&a->leaf_dns_names, &a->nleaf_dns_names, MXS_NAMES_MAX, name);
-		if (rc == MXS_ENOMEM)
-			break;
-		rc = 0; /* MXS_ELIMIT: kept enough as evidence, keep matching */
-	}
-	GENERAL_NAMES_free(gens);
-	return rc;
-}
-
-/*
- * The subject CNs usable as host names: the first into first, the first
- * matching host into matched.  Returns 1 on a match.
- */
-static int
-scan_cn(const X509 *leaf, const char *host, char *first, char *matched, size_t len)
-{
-	const X509_NAME *nm = X509_get_subject_name(leaf);
-	unsigned char *u;
-	int i = -1, n, hit = 0;
-
-	first[0] = matched[0] = '\0';
-	while (!hit && (i = X509_NAME_get_index_by_NID(nm, NID_commonName, i)) >= 0) {
-		u = NULL;
-		n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, i)));
-		if (ident_copy(u, n, matched, len)) {
-			if (first[0] == '\0')
-				snprintf(first, len, "%s", matched);
-			hit = mxs_name_match(matched, host);
-		}
-		OPENSSL_free(u);
-	}
-	if (!hit)
-		matched[0] = '\0';
-	return hit;
 }
 
 /* "certificate names a, b, c (and 4 more)" from the kept dNSNames. */
@@ -584,11 +519,12 @@ list_names(const struct mxs_addr *a, size_t total, char *buf, size_t len)
 static int
 name_check(X509 *leaf, const char *host, struct mxs_addr *a)
 {
-	struct dns_scan s;
-	char list[MXS_REASON_MAX], cn[MXS_DNS_NAME_MAX + 1], cnhit[MXS_DNS_NAME_MAX + 1];
+	struct name_scan ns = {.host = host, .a = a};
+	struct mxs_x509_dns_scan s;
+	char list[MXS_REASON_MAX];
 	int rc;
 
-	if ((rc = scan_san(leaf, host, a, &s)) != 0)
+	if ((rc = mxs_x509_dns_ids(leaf, dns_id_seen, &ns, &s)) < 0)
 		return rc;
 	if (a->name_matched[0] != '\0') {
 		mxs_verdict_set(&a->name, MXS_ST_OK, MXS_RT_NONE, "DNS-ID %s matches %s",
@@ -602,28 +538,28 @@ name_check(X509 *leaf, const char *host, struct mxs_addr *a)
 			         s.skipped);
 		else
 			list_names(a, s.usable, list, sizeof(list));
-		if (scan_cn(leaf, host, cn, cnhit, sizeof(cnhit)))
+		if (mxs_x509_cn_ids(leaf, cn_seen, &ns) > 0)
 			mxs_verdict_set(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 			                "%s; expected %s (subject CN %s not consulted: the "
 			                "certificate has DNS-IDs)",
-			                list, host, cnhit);
+			                list, host, ns.cnhit);
 		else
 			mxs_verdict_set(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 			                "%s; expected %s", list, host);
 		return 0;
 	}
 	/* RFC 6125 §6.4.4: no DNS-ID at all, so the CN may stand in. */
-	if (scan_cn(leaf, host, cn, cnhit, sizeof(cnhit))) {
-		snprintf(a->name_matched, sizeof(a->name_matched), "%s", cnhit);
+	if (mxs_x509_cn_ids(leaf, cn_seen, &ns) > 0) {
+		snprintf(a->name_matched, sizeof(a->name_matched), "%s", ns.cnhit);
 		mxs_verdict_set(&a->name, MXS_ST_OK, MXS_RT_NONE,
 		                "subject CN %s matches %s (no subjectAltName DNS name, CN "
 		                "fallback)",
-		                cnhit, host);
-	} else if (cn[0] != '\0') {
+		                ns.cnhit, host);
+	} else if (ns.cn[0] != '\0') {
 		mxs_verdict_set(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 		                "certificate names %s (subject CN, no subjectAltName DNS "
 		                "name); expected %s",
-		                cn, host);
+		                ns.cn, host);
 	} else {
 		mxs_verdict_set(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 		                "certificate has no DNS name (no subjectAltName DNS name, no "

@@ -1,420 +1,45 @@
 /*
- * dane — TLSA records and DANE verdicts for SMTP (see dane.h).
+ * dane — judge a presented chain against a loaded TLSA RRset (see dane.h;
+ * the records and the RRset are tlsa.c's).
  *
- * Everything judged here came from outside: the TLSA rdata from DNS (only
- * DNSSEC-validated, but published by anyone) and the chain from the SMTP
- * server.  Every length is checked before a read, Full(0) data is parsed
- * as DER only within its own length, and every copy into a fixed field is
- * bounded.  OpenSSL errors raised while judging are popped before each
- * public function returns (ERR_set_mark / ERR_pop_to_mark).
+ * The chain came from the SMTP server: nothing is asserted about its
+ * content, and every copy into a fixed field is bounded.  OpenSSL errors
+ * raised while judging are popped before mxs_dane_check returns
+ * (ERR_set_mark / ERR_pop_to_mark).
  *
  * Matching hashes each considered certificate once per selector (DER
  * certificate, DER SubjectPublicKeyInfo) with SHA2-256 and SHA2-512 and
  * compares octets; a DANE-TA chain is verified once per candidate anchor,
  * with X509_verify_cert, a store holding only that anchor, partial chains
- * allowed, purpose sslserver, at the caller's time.
+ * allowed, purpose sslserver, at the caller's time.  The leaf's names are
+ * read by x509_names.c and compared by certname.c.
  */
 #include "dane.h"
 #include "certname.h"
 #include "mxs_log.h"
+#include "x509_names.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
-#include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
-#define SHA256_LEN 32
-#define SHA512_LEN 64
-#define WHY_MAX    160 /* a verification failure, inside a reason */
+#define WHY_MAX 160 /* a verification failure, inside a reason */
 
-/* ---- vocabulary ---------------------------------------------------------- */
-
-const char *
-mxs_dane_state_name(enum mxs_dane_state s)
-{
-	static const char *const names[] = {"not-applicable",    "temporary", "dnssec-invalid",
-	                                    "no-usable-records", "pending",   "valid",
-	                                    "tlsa-invalid"};
-
-	return (size_t)s < sizeof(names) / sizeof(names[0]) ? names[s] : "unknown";
-}
-
-const char *
-mxs_tlsa_use_name(enum mxs_tlsa_use u)
-{
-	static const char *const names[] = {
-	        "usable",           "weaker-matching-type",  "pkix-usage", "unknown-usage",
-	        "unknown-selector", "unknown-matching-type", "malformed"};
-
-	return (size_t)u < sizeof(names) / sizeof(names[0]) ? names[u] : "unknown";
-}
-
-const char *
-mxs_tlsa_match_name(enum mxs_tlsa_match m)
-{
-	static const char *const names[] = {"not-used",   "match",     "no-match",
-	                                    "chain-fail", "name-fail", "weaker-matches"};
-
-	return (size_t)m < sizeof(names) / sizeof(names[0]) ? names[m] : "unknown";
-}
-
-/* Append to buf (size len) at *off, like snprintf: *off counts what did not fit. */
-static void append(char *buf, size_t len, size_t *off, const char *fmt, ...) MXS_PRINTF(4, 5);
-
-static void
-append(char *buf, size_t len, size_t *off, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(*off < len ? buf + *off : NULL, *off < len ? len - *off : 0, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		*off += (size_t)n;
-}
-
-/* ---- one record ---------------------------------------------------------- */
-
-/* Full(0) data must be the DER object its selector names, and nothing more. */
-static int
-full_data_parses(const struct mxs_tlsa *t)
-{
-	const unsigned char *p = t->data;
-	int ok = 0;
-
-	if (t->selector == MXS_TLSA_CERT) {
-		X509 *x = d2i_X509(NULL, &p, (long)t->len);
-
-		ok = x != NULL && p == t->data + t->len;
-		X509_free(x);
-	} else {
-		X509_PUBKEY *k = d2i_X509_PUBKEY(NULL, &p, (long)t->len);
-
-		ok = k != NULL && p == t->data + t->len;
-		X509_PUBKEY_free(k);
-	}
-	return ok;
-}
-
-static enum mxs_tlsa_use
-classify(const struct mxs_tlsa *t)
-{
-	if (t->rdlen < 3)
-		return MXS_TLSA_MALFORMED;
-	if (t->usage == MXS_TLSA_PKIX_TA || t->usage == MXS_TLSA_PKIX_EE)
-		return MXS_TLSA_PKIX_USAGE;
-	if (t->usage > MXS_TLSA_DANE_EE)
-		return MXS_TLSA_UNKNOWN_USAGE;
-	if (t->selector > MXS_TLSA_SPKI)
-		return MXS_TLSA_UNKNOWN_SELECTOR;
-	if (t->mtype > MXS_TLSA_SHA512)
-		return MXS_TLSA_UNKNOWN_MTYPE;
-	if (t->data == NULL || (t->mtype == MXS_TLSA_SHA256 && t->len != SHA256_LEN) ||
-	    (t->mtype == MXS_TLSA_SHA512 && t->len != SHA512_LEN))
-		return MXS_TLSA_MALFORMED;
-	if (t->mtype == MXS_TLSA_FULL && !full_data_parses(t))
-		return MXS_TLSA_MALFORMED;
-	return MXS_TLSA_USABLE;
-}
-
-int
-mxs_tlsa_parse(const unsigned char *rdata, size_t rdlen, struct mxs_tlsa *t)
-{
-	memset(t, 0, sizeof(*t));
-	t->rdlen = rdlen;
-	if (rdata == NULL)
-		t->rdlen = 0;
-	if (t->rdlen >= 3) {
-		t->usage = rdata[0];
-		t->selector = rdata[1];
-		t->mtype = rdata[2];
-		t->len = rdlen - 3;
-		if (t->len > 0 && t->len <= MXS_TLSA_DATA_MAX) {
-			if ((t->data = malloc(t->len)) == NULL) {
-				memset(t, 0, sizeof(*t));
-				return MXS_ENOMEM;
-			}
-			memcpy(t->data, rdata + 3, t->len);
-		}
-	}
-	ERR_set_mark();
-	t->use = classify(t);
-	ERR_pop_to_mark();
-	return 0;
-}
-
-void
-mxs_tlsa_clear(struct mxs_tlsa *t)
-{
-	if (t == NULL)
-		return;
-	free(t->data);
-	memset(t, 0, sizeof(*t));
-}
-
-/* "3 1 1 " + hex of the first max octets (all when max is 0). */
-static size_t
-tlsa_format(const struct mxs_tlsa *t, size_t max, char *buf, size_t len)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t off = 0, n;
-
-	if (len > 0)
-		buf[0] = '\0';
-	if (t->rdlen < 3) {
-		append(buf, len, &off, "(rdata of %zu octets)", t->rdlen);
-		return off;
-	}
-	append(buf, len, &off, "%u %u %u ", t->usage, t->selector, t->mtype);
-	if (t->data == NULL) {
-		if (t->len == 0)
-			append(buf, len, &off, "-");
-		else
-			append(buf, len, &off, "(%zu octets)", t->len);
-		return off;
-	}
-	n = max != 0 && t->len > max ? max : t->len;
-	for (size_t i = 0; i < 2 * n; i++, off++)
-		if (off + 1 < len) {
-			buf[off] = hex[i % 2 ? t->data[i / 2] & 0x0f : t->data[i / 2] >> 4];
-			buf[off + 1] = '\0';
-		}
-	if (n < t->len)
-		append(buf, len, &off, "...");
-	return off;
-}
-
-size_t
-mxs_tlsa_text(const struct mxs_tlsa *t, char *buf, size_t len)
-{
-	return tlsa_format(t, 0, buf, len);
-}
-
-void
-mxs_tlsa_short(const struct mxs_tlsa *t, char *buf, size_t len)
-{
-	(void)tlsa_format(t, MXS_TLSA_SHORT_OCTETS, buf, len);
-}
-
-/* Why t is not usable, for a reason: "3 1 1 ABCD...: data of 31 octets, SHA2-256 is 32". */
-static void
-unusable_why(const struct mxs_tlsa *t, char *buf, size_t len)
-{
-	char s[MXS_TLSA_SHORT_LEN];
-	size_t off = 0;
-
-	mxs_tlsa_short(t, s, sizeof(s));
-	append(buf, len, &off, "%s: ", s);
-	switch (t->use) {
-	case MXS_TLSA_PKIX_USAGE:
-		append(buf, len, &off, "%s is unusable for SMTP",
-		       t->usage == MXS_TLSA_PKIX_TA ? "PKIX-TA(0)" : "PKIX-EE(1)");
-		break;
-	case MXS_TLSA_UNKNOWN_USAGE:
-		append(buf, len, &off, "unknown usage %u", t->usage);
-		break;
-	case MXS_TLSA_UNKNOWN_SELECTOR:
-		append(buf, len, &off, "unknown selector %u", t->selector);
-		break;
-	case MXS_TLSA_UNKNOWN_MTYPE:
-		append(buf, len, &off, "unknown matching type %u", t->mtype);
-		break;
-	case MXS_TLSA_MALFORMED:
-		if (t->rdlen < 3)
-			append(buf, len, &off, "malformed, rdata under 3 octets");
-		else if (t->len == 0)
-			append(buf, len, &off, "malformed, no data");
-		else if (t->mtype != MXS_TLSA_FULL)
-			append(buf, len, &off, "malformed, data of %zu octets, SHA2-%d is %d",
-			       t->len, t->mtype == MXS_TLSA_SHA256 ? 256 : 512,
-			       t->mtype == MXS_TLSA_SHA256 ? SHA256_LEN : SHA512_LEN);
-		else if (t->len > MXS_TLSA_DATA_MAX)
-			append(buf, len, &off, "malformed, data of %zu octets over the limit %d",
-			       t->len, MXS_TLSA_DATA_MAX);
-		else
-			append(buf, len, &off, "malformed, data is not a DER %s",
-			       t->selector == MXS_TLSA_CERT ? "certificate"
-			                                    : "SubjectPublicKeyInfo");
-		break;
-	default:
-		append(buf, len, &off, "%s", mxs_tlsa_use_name(t->use));
-		break;
-	}
-}
-
-/* ---- the RRset ----------------------------------------------------------- */
-
-static const char *
-rcode_name(int rcode)
-{
-	static const char *const names[] = {"NOERROR",  "FORMERR", "SERVFAIL",
-	                                    "NXDOMAIN", "NOTIMP",  "REFUSED"};
-
-	return rcode >= 0 && (size_t)rcode < sizeof(names) / sizeof(names[0]) ? names[rcode]
-	                                                                      : "other";
-}
-
-static void set_state(struct mxs_dane_rrset *set, enum mxs_dane_state st, const char *fmt, ...)
-        MXS_PRINTF(3, 4);
-
-static void
-set_state(struct mxs_dane_rrset *set, enum mxs_dane_state st, const char *fmt, ...)
-{
-	va_list ap;
-
-	set->state = st;
-	va_start(ap, fmt);
-	vsnprintf(set->reason, sizeof(set->reason), fmt, ap);
-	va_end(ap);
-}
-
-/*
- * Decide what the DNS outcome alone says (RFC 7672 §2.2).  Returns 1 when
- * the n records of a secure RRset must be judged.  The order matters:
- * libunbound reports a SERVFAIL as "insecure", so failures come first.
- */
-static int
-dns_state(struct mxs_dane_rrset *set, const struct mxs_dane_dns *d, size_t n)
-{
-	if (d->addr_sec != MXS_SEC_SECURE) {
-		set_state(set, MXS_DANE_NOT_APPLICABLE,
-		          "address records not DNSSEC-secure (%s): DANE does not apply",
-		          mxs_dnssec_name(d->addr_sec));
-	} else if (d->tlsa_sec == MXS_SEC_BOGUS) {
-		set_state(set, MXS_DANE_DNSSEC_INVALID,
-		          "TLSA answer is DNSSEC-bogus: the MX is not usable");
-	} else if (!d->tlsa_done) {
-		set_state(set, MXS_DANE_TEMPORARY,
-		          "TLSA lookup got no answer (timeout): not \"no TLSA\", the MX is not "
-		          "usable until it resolves");
-	} else if (d->tlsa_rcode != 0 && d->tlsa_rcode != 3) {
-		set_state(set, MXS_DANE_TEMPORARY,
-		          "TLSA lookup failed with %s (rcode %d): not \"no TLSA\", the MX is "
-		          "not usable until it resolves",
-		          rcode_name(d->tlsa_rcode), d->tlsa_rcode);
-	} else if (d->tlsa_sec == MXS_SEC_INSECURE) {
-		set_state(set, MXS_DANE_NOT_APPLICABLE,
-		          "TLSA answer (%s%s) is insecure: DANE does not apply",
-		          rcode_name(d->tlsa_rcode),
-		          n == 0 && d->tlsa_rcode == 0 ? ", NODATA" : "");
-	} else if (d->tlsa_sec != MXS_SEC_SECURE) {
-		set_state(set, MXS_DANE_TEMPORARY, "TLSA answer has no DNSSEC state");
-	} else if (n == 0) {
-		set_state(set, MXS_DANE_NOT_APPLICABLE,
-		          "no TLSA records (secure %s): DANE does not apply",
-		          d->tlsa_rcode == 3 ? "NXDOMAIN" : "NODATA");
-	} else {
-		set->starttls_required = 1;
-		return 1;
-	}
-	return 0;
-}
-
-/* RFC 7671 §9: per (usage, selector) use only the strongest matching type. */
-static void
-digest_agility(struct mxs_dane_rrset *set)
-{
-	int best[2][2] = {{-1, -1}, {-1, -1}}; /* [usage - DANE_TA][selector] */
-	struct mxs_tlsa *t;
-
-	for (size_t i = 0; i < set->nrecs; i++) {
-		t = &set->recs[i];
-		if (t->use == MXS_TLSA_USABLE && t->mtype > best[t->usage - 2][t->selector])
-			best[t->usage - 2][t->selector] = t->mtype;
-	}
-	set->nusable = 0;
-	for (size_t i = 0; i < set->nrecs; i++) {
-		t = &set->recs[i];
-		if (t->use != MXS_TLSA_USABLE)
-			continue;
-		if (t->mtype < best[t->usage - 2][t->selector])
-			t->use = MXS_TLSA_WEAKER;
-		else
-			set->nusable++;
-	}
-}
-
-static void
-no_usable_reason(struct mxs_dane_rrset *set)
-{
-	char why[MXS_REASON_MAX] = "";
-
-	for (size_t i = 0; i < set->nrecs; i++)
-		if (set->recs[i].use != MXS_TLSA_USABLE) {
-			unusable_why(&set->recs[i], why, sizeof(why));
-			break;
-		}
-	set_state(set, MXS_DANE_NO_USABLE,
-	          "no usable TLSA record of %zu (%s%s): unauthenticated TLS, STARTTLS "
-	          "mandatory",
-	          set->nrecs, why, set->nrecs > 1 ? ", ..." : "");
-}
-
-int
-mxs_dane_load(struct mxs_dane_rrset *set, const struct mxs_dane_dns *dns,
-              const struct mxs_rr *const *rrs, size_t n, char *errstr, size_t errlen)
-{
-	int rc;
-
-	memset(set, 0, sizeof(*set));
-	if (dns == NULL || (n > 0 && rrs == NULL))
-		return mxs_seterr(errstr, errlen, MXS_EINVAL, "dane: no DNS outcome or records");
-	if (n > MXS_TLSA_RR_MAX)
-		return mxs_seterr(errstr, errlen, MXS_ELIMIT,
-		                  "TLSA RRset of %zu records, over the limit %d", n,
-		                  MXS_TLSA_RR_MAX);
-	for (size_t i = 0; i < n; i++)
-		if (rrs[i] == NULL || rrs[i]->type != MXS_DNS_T_TLSA)
-			return mxs_seterr(errstr, errlen, MXS_EINVAL,
-			                  "dane: record %zu is not a TLSA record", i);
-	if (!dns_state(set, dns, n))
-		return 0;
-	if ((set->recs = calloc(n, sizeof(*set->recs))) == NULL)
-		goto nomem;
-	for (; set->nrecs < n; set->nrecs++)
-		if ((rc = mxs_tlsa_parse(rrs[set->nrecs]->rdata, rrs[set->nrecs]->rdlen,
-		                         &set->recs[set->nrecs])) != 0)
-			goto nomem;
-	digest_agility(set);
-	if (set->nusable == 0)
-		no_usable_reason(set);
-	else
-		set_state(set, MXS_DANE_PENDING, "%zu usable TLSA record%s of %zu", set->nusable,
-		          set->nusable == 1 ? "" : "s", set->nrecs);
-	return 0;
-nomem:
-	mxs_dane_rrset_free(set);
-	return mxs_seterr(errstr, errlen, MXS_ENOMEM, "TLSA RRset: out of memory");
-}
-
-void
-mxs_dane_rrset_free(struct mxs_dane_rrset *set)
-{
-	if (set == NULL)
-		return;
-	for (size_t i = 0; i < set->nrecs; i++)
-		mxs_tlsa_clear(&set->recs[i]);
-	free(set->recs);
-	memset(set, 0, sizeof(*set));
-}
-
-/* ---- judging a chain ----------------------------------------------------- */
+/* ---- matching and verifying ---------------------------------------------- */
 
 /* The association data a certificate offers, per selector. */
 struct cert_md {
 	unsigned char *der[2]; /* DER certificate, DER SPKI; OpenSSL-allocated */
 	size_t derlen[2];
-	unsigned char sha256[2][SHA256_LEN];
-	unsigned char sha512[2][SHA512_LEN];
+	unsigned char sha256[2][MXS_TLSA_SHA256_LEN];
+	unsigned char sha512[2][MXS_TLSA_SHA512_LEN];
 };
 
 /* One verification of the chain up to one candidate trust anchor. */
@@ -457,10 +82,10 @@ md_fill(X509 *x, struct cert_md *m)
 		m->derlen[s] = (size_t)len;
 		if (!EVP_Digest(m->der[s], m->derlen[s], m->sha256[s], &mdlen, EVP_sha256(),
 		                NULL) ||
-		    mdlen != SHA256_LEN ||
+		    mdlen != MXS_TLSA_SHA256_LEN ||
 		    !EVP_Digest(m->der[s], m->derlen[s], m->sha512[s], &mdlen, EVP_sha512(),
 		                NULL) ||
-		    mdlen != SHA512_LEN)
+		    mdlen != MXS_TLSA_SHA512_LEN)
 			return MXS_ETLS;
 	}
 	return 0;
@@ -471,32 +96,16 @@ static int
 md_match(const struct mxs_tlsa *t, const struct cert_md *m)
 {
 	const unsigned char *want = m->sha256[t->selector];
-	size_t wlen = SHA256_LEN;
+	size_t wlen = MXS_TLSA_SHA256_LEN;
 
 	if (t->mtype == MXS_TLSA_FULL) {
 		want = m->der[t->selector];
 		wlen = m->derlen[t->selector];
 	} else if (t->mtype == MXS_TLSA_SHA512) {
 		want = m->sha512[t->selector];
-		wlen = SHA512_LEN;
+		wlen = MXS_TLSA_SHA512_LEN;
 	}
 	return t->len == wlen && memcmp(t->data, want, wlen) == 0;
-}
-
-/* RFC 2253 one-line form of nm ("" when it cannot be had). */
-static void
-name_text(const X509_NAME *nm, char *buf, size_t len)
-{
-	BIO *bio;
-	int n = 0;
-
-	buf[0] = '\0';
-	if (nm == NULL || len < 2 || (bio = BIO_new(BIO_s_mem())) == NULL)
-		return;
-	if (X509_NAME_print_ex(bio, nm, 0, XN_FLAG_RFC2253) >= 0)
-		n = BIO_read(bio, buf, (int)(len - 1));
-	buf[n > 0 ? n : 0] = '\0';
-	BIO_free(bio);
 }
 
 static void
@@ -505,7 +114,9 @@ describe(X509_STORE_CTX *ctx, int err, char *buf, size_t len)
 	X509 *cur = X509_STORE_CTX_get_current_cert(ctx);
 	char subj[96];
 
-	name_text(cur != NULL ? X509_get_subject_name(cur) : NULL, subj, sizeof(subj));
+	/* Without the subject (out of memory), the sentence is only shorter. */
+	(void)mxs_x509_name_text(cur != NULL ? X509_get_subject_name(cur) : NULL, subj,
+	                         sizeof(subj));
 	snprintf(buf, len, "%s at depth %d%s%s", X509_verify_cert_error_string(err),
 	         X509_STORE_CTX_get_error_depth(ctx), subj[0] != '\0' ? ", " : "", subj);
 }
@@ -612,78 +223,51 @@ ta_record(struct judge *j, size_t i)
 	return 0;
 }
 
-/* Copy a DNS-ID or CN if it is 1..len-1 printable ASCII octets without space. */
-static int
-ident_copy(const unsigned char *p, int n, char *buf, size_t len)
-{
-	if (p == NULL || n <= 0 || (size_t)n >= len)
-		return 0;
-	for (int i = 0; i < n; i++)
-		if (p[i] <= 0x20 || p[i] >= 0x7f)
-			return 0;
-	memcpy(buf, p, (size_t)n);
-	buf[n] = '\0';
-	return 1;
-}
+/* ---- the leaf's names (DANE-TA) ------------------------------------------ */
 
-/* Whether name matches one of the reference identifiers; records it. */
+/*
+ * Whether presented identifier id matches one of the reference names; a
+ * callback of the x509_names scans (1 stops the scan).  Records the match
+ * in j->names and the result, else the first identifier seen in j->names.
+ */
 static int
-ref_match(struct judge *j, const char *name, const char *kind)
+ref_match(void *arg, enum mxs_x509_id_kind kind, const char *id)
 {
-	size_t off = 0;
+	struct judge *j = arg;
 
 	for (size_t k = 0; k < j->nrefs; k++)
-		if (mxs_name_match(name, j->refs[k])) {
-			snprintf(j->r->name_matched, sizeof(j->r->name_matched), "%s", name);
-			append(j->names, sizeof(j->names), &off, "%s %s matches %s", kind, name,
-			       j->refs[k]);
+		if (mxs_name_match(id, j->refs[k])) {
+			snprintf(j->r->name_matched, sizeof(j->r->name_matched), "%s", id);
+			snprintf(j->names, sizeof(j->names), "%s %s matches %s",
+			         mxs_x509_id_kind_name(kind), id, j->refs[k]);
 			return 1;
 		}
 	if (j->names[0] == '\0')
-		append(j->names, sizeof(j->names), &off, "%s", name);
+		snprintf(j->names, sizeof(j->names), "%s", id);
 	return 0;
 }
 
 /*
  * RFC 7672 §3.2.3: the DNS-IDs when the leaf has any, else the subject
  * CNs.  Returns 1 on a match; j->names then says which, else holds the
- * first name seen.
+ * first name seen.  As in cert_check (RFC 6125 §6.4.4), a subjectAltName
+ * without any dNSName (IP addresses only, say) still lets the CN stand in.
  */
 static int
 leaf_names_match(struct judge *j)
 {
 	X509 *leaf = sk_X509_value(j->chain, 0);
-	const X509_NAME *nm = X509_get_subject_name(leaf);
-	GENERAL_NAMES *gens;
-	char name[MXS_DNS_NAME_MAX + 1];
-	unsigned char *u;
-	int crit = -1, has_dns = 0, hit = 0, i = -1, n;
+	struct mxs_x509_dns_scan s;
+	int hit;
 
 	j->names[0] = '\0';
-	if ((gens = X509_get_ext_d2i(leaf, NID_subject_alt_name, &crit, NULL)) != NULL) {
-		for (int k = 0; k < sk_GENERAL_NAME_num(gens) && !hit; k++) {
-			const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, k);
-
-			if (g->type != GEN_DNS)
-				continue;
-			has_dns = 1;
-			if (ident_copy(ASN1_STRING_get0_data(g->d.dNSName),
-			               ASN1_STRING_length(g->d.dNSName), name, sizeof(name)))
-				hit = ref_match(j, name, "DNS-ID");
-		}
-		GENERAL_NAMES_free(gens);
-	}
-	if (has_dns || crit != -1) /* DNS-IDs, or a subjectAltName we cannot read */
-		return hit;
-	while (!hit && (i = X509_NAME_get_index_by_NID(nm, NID_commonName, i)) >= 0) {
-		u = NULL;
-		n = ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, i)));
-		if (ident_copy(u, n, name, sizeof(name)))
-			hit = ref_match(j, name, "subject CN");
-		OPENSSL_free(u);
-	}
-	return hit;
+	hit = mxs_x509_dns_ids(leaf, ref_match, j, &s);
+	if (hit != 0 || s.has_dns)
+		return hit > 0;
+	return mxs_x509_cn_ids(leaf, ref_match, j) > 0;
 }
+
+/* ---- one judgement ------------------------------------------------------- */
 
 /* Records skipped for a stronger type: would they have matched? */
 static void
@@ -811,13 +395,38 @@ verdict_valid(struct judge *j, size_t best)
 		                j->names, roll);
 }
 
+/* No usable record matched any certificate: say so, with what may explain it. */
+static void
+verdict_no_match(struct judge *j)
+{
+	struct mxs_dane_result *r = j->r;
+	const struct mxs_tlsa *t;
+	char s[MXS_TLSA_SHORT_LEN], weaker[MXS_REASON_MAX] = "", only[64] = "";
+
+	for (size_t i = 0; i < j->set->nrecs; i++) {
+		t = &j->set->recs[i];
+		if (r->recs[i].match == MXS_TLSA_WEAKER_MATCHES) {
+			mxs_tlsa_short(t, s, sizeof(s));
+			snprintf(weaker, sizeof(weaker),
+			         "; %s would match but a stronger %u %u x is published", s,
+			         t->usage, t->selector);
+			break;
+		}
+	}
+	if (j->total > j->n)
+		snprintf(only, sizeof(only), "; only %d of %d certificates examined", j->n,
+		         j->total);
+	mxs_verdict_set(&r->verdict, MXS_ST_FAIL, MXS_RT_TLSA_INVALID,
+	                "none of %zu usable TLSA records matches the chain%s%s", j->set->nusable,
+	                weaker, only);
+}
+
 static void
 verdict_invalid(struct judge *j)
 {
 	struct mxs_dane_result *r = j->r;
-	const struct mxs_tlsa *t;
-	char s[MXS_TLSA_SHORT_LEN], more[MXS_REASON_MAX] = "";
-	size_t off = 0, i;
+	char s[MXS_TLSA_SHORT_LEN];
+	size_t i;
 
 	for (i = 0; i < j->set->nrecs; i++)
 		if (r->recs[i].match == MXS_TLSA_NAME_FAIL)
@@ -841,22 +450,7 @@ verdict_invalid(struct judge *j)
 		                "%s matches depth %d (DANE-TA) but the chain does not verify: %s",
 		                s, r->recs[j->fail_rec].depth, j->fail.why);
 	} else {
-		for (i = 0; i < j->set->nrecs; i++) {
-			t = &j->set->recs[i];
-			if (r->recs[i].match == MXS_TLSA_WEAKER_MATCHES) {
-				mxs_tlsa_short(t, s, sizeof(s));
-				append(more, sizeof(more), &off,
-				       "; %s would match but a stronger %u %u x is published", s,
-				       t->usage, t->selector);
-				break;
-			}
-		}
-		if (j->total > j->n)
-			append(more, sizeof(more), &off, "; only %d of %d certificates examined",
-			       j->n, j->total);
-		mxs_verdict_set(&r->verdict, MXS_ST_FAIL, MXS_RT_TLSA_INVALID,
-		                "none of %zu usable TLSA records matches the chain%s",
-		                j->set->nusable, more);
+		verdict_no_match(j);
 	}
 }
 
@@ -961,4 +555,15 @@ mxs_dane_check(const struct mxs_dane_rrset *set, STACK_OF(X509) *chain, const ch
 	if (rc != 0)
 		result_reset(r, set);
 	return rc;
+}
+
+/* ---- vocabulary ---------------------------------------------------------- */
+
+const char *
+mxs_tlsa_match_name(enum mxs_tlsa_match m)
+{
+	static const char *const names[] = {"not-used",   "match",     "no-match",
+	                                    "chain-fail", "name-fail", "weaker-matches"};
+
+	return (size_t)m < sizeof(names) / sizeof(names[0]) ? names[m] : "unknown";
 }

@@ -1,8 +1,8 @@
 /*
  * probe_dane — the probe's DANE steps (RFC 7672): turn a TLSA lookup into a
  * loaded RRset recorded on the host, and judge each address's session
- * against it.  The judgement itself lives in dane.c; this file only moves
- * verdicts into the result tree.
+ * against it.  The records and the RRset live in tlsa.c, the judgement in
+ * dane.c; this file only moves verdicts into the result tree.
  */
 #ifndef MXS_PROBE_DANE_H
 #define MXS_PROBE_DANE_H

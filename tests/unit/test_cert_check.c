@@ -1,7 +1,7 @@
 /*
  * test_cert_check — unit tests for agent/cert_check.c.
  *
- * The certificates are made here with OpenSSL (EC P-256, fixed validity
+ * The certificates are made here with testpki (EC P-256, fixed validity
  * times): a root -> intermediate -> leaf hierarchy, an unknown hierarchy,
  * an expired intermediate, a long chain and leaves with awkward names.
  * Every verdict is checked at a fixed "now" (2024-06-01T00:00:00Z), so the
@@ -23,12 +23,12 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
 #include "cert_check.h"
 #include "result.h"
+#include "testpki.h"
 
 /* Fixed instants (Unix seconds, UTC). */
 #define T_NOW        ((time_t)1717200000) /* 2024-06-01T00:00:00Z */
@@ -42,15 +42,13 @@
 #define T_2035       ((time_t)2051222400) /* 2035-01-01T00:00:00Z */
 #define T_2040       ((time_t)2208988800) /* 2040-01-01T00:00:00Z */
 
-#define ORG       "mxsentry test"
+#define ORG       TP_ORG
 #define ROOT_DN   "CN=Test Root CA,O=" ORG
 #define INTER_DN  "CN=Test Intermediate CA,O=" ORG
 #define OLDINT_DN "CN=Test Old Intermediate CA,O=" ORG
 #define UROOT_DN  "CN=Unknown Root CA,O=" ORG
 #define LONG_OU   "an organisational unit that five times overflows 255 octets"
 #define LONG_CAS  11 /* CAs between the root and the long chain's leaf */
-
-enum kind { K_CA, K_LEAF, K_LEAF_SELF };
 
 /* Everything the tests judge, made once. */
 static struct {
@@ -61,8 +59,6 @@ static struct {
 	X509 *leaf, *leaf_expired, *leaf_future, *leaf_old, *leaf_unknown, *selfsigned;
 	X509 *hostile_dn, *wild, *cn_only, *san_other, *ip_only, *bad_names, *nul_only, *many;
 	X509 *longca[LONG_CAS], *long_leaf;
-	EVP_PKEY *keys[64];
-	size_t nkeys;
 	char paths[16][192]; /* files and directories made under dir */
 	size_t npaths;
 } F;
@@ -74,103 +70,12 @@ made(const char *path)
 	snprintf(F.paths[F.npaths++], sizeof(F.paths[0]), "%s", path);
 }
 
-static EVP_PKEY *
-new_key(void)
-{
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-
-	assert_non_null(k);
-	assert_true(F.nkeys < sizeof(F.keys) / sizeof(F.keys[0]));
-	F.keys[F.nkeys++] = k;
-	return k;
-}
-
-static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	assert_non_null(ext);
-	assert_int_equal(X509_add_ext(x, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
-
-static void
-set_time(X509 *x, time_t nb, time_t na)
-{
-	ASN1_TIME *t = ASN1_TIME_set(NULL, nb);
-
-	assert_non_null(t);
-	assert_int_equal(X509_set1_notBefore(x, t), 1);
-	assert_non_null(ASN1_TIME_set(t, na));
-	assert_int_equal(X509_set1_notAfter(x, t), 1);
-	ASN1_TIME_free(t);
-}
-
-/*
- * A certificate "CN=cn,O=mxsentry test" (cn NULL: empty subject) valid
- * [nb, na], signed by issuer/ikey (NULL: by itself).  san is an OpenSSL
- * config string ("DNS:a,IP:192.0.2.1") or NULL; *keyp gets the new key.
- */
-static X509 *
-mk_cert(const char *cn, enum kind kind, time_t nb, time_t na, const char *san, X509 *issuer,
-        EVP_PKEY *ikey, EVP_PKEY **keyp)
-{
-	static long serial = 1;
-	EVP_PKEY *key = new_key();
-	X509 *x = X509_new();
-	X509_NAME *nm;
-
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-	nm = X509_get_subject_name(x);
-	if (cn != NULL) {
-		assert_int_equal(X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC,
-		                                            (const unsigned char *)ORG, -1, -1, 0),
-		                 1);
-		assert_int_equal(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-		                                            (const unsigned char *)cn, -1, -1, 0),
-		                 1);
-	}
-	if (issuer == NULL) {
-		issuer = x;
-		ikey = key;
-	}
-	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer)), 1);
-	set_time(x, nb, na);
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	add_ext(x, issuer, NID_subject_key_identifier, "hash");
-	if (issuer != x)
-		add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
-	if (kind == K_CA) {
-		add_ext(x, issuer, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(x, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(x, issuer, NID_basic_constraints, "CA:FALSE");
-		/* A self-signed end entity usually carries no keyUsage at all;
-		 * one without keyCertSign would not count as self-signed. */
-		if (kind == K_LEAF)
-			add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
-		add_ext(x, issuer, NID_ext_key_usage, "serverAuth");
-	}
-	if (san != NULL)
-		add_ext(x, issuer, NID_subject_alt_name, san);
-	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
-	if (keyp != NULL)
-		*keyp = key;
-	return x;
-}
-
 /* A leaf whose subjectAltName holds the given raw dNSName octets. */
 static X509 *
 mk_raw_san_leaf(const char *cn, const char *const *names, const int *lens, size_t n, X509 *issuer,
                 EVP_PKEY *ikey)
 {
-	X509 *x = mk_cert(cn, K_LEAF, T_2024, T_2025, NULL, issuer, ikey, NULL);
+	X509 *x = tp_cert(cn, TP_SERVER, T_2024, T_2025, NULL, issuer, ikey, NULL);
 	GENERAL_NAMES *gens = sk_GENERAL_NAME_new_null();
 
 	assert_non_null(gens);
@@ -194,13 +99,8 @@ mk_raw_san_leaf(const char *cn, const char *const *names, const int *lens, size_
 static void
 write_pem(const char *path, X509 *const *certs, size_t n)
 {
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
 	made(path);
-	for (size_t i = 0; i < n; i++)
-		assert_int_equal(PEM_write_X509(f, certs[i]), 1);
-	assert_int_equal(fclose(f), 0);
+	tp_write_pem(path, certs, n);
 }
 
 static void
@@ -236,7 +136,7 @@ make_many(X509 *issuer, EVP_PKEY *ikey)
 		p += n;
 		left -= (size_t)n;
 	}
-	F.many = mk_cert("many.example", K_LEAF, T_2024, T_2025, san, issuer, ikey, NULL);
+	F.many = tp_cert("many.example", TP_SERVER, T_2024, T_2025, san, issuer, ikey, NULL);
 	free(san);
 }
 
@@ -253,39 +153,40 @@ setup(void **state)
 	snprintf(F.dir, sizeof(F.dir), "/tmp/mxs-cert-check-XXXXXX");
 	assert_non_null(mkdtemp(F.dir));
 
-	F.root = mk_cert("Test Root CA", K_CA, T_2020, T_2040, NULL, NULL, NULL, &kroot);
-	F.inter =
-	        mk_cert("Test Intermediate CA", K_CA, T_2020, T_2035, NULL, F.root, kroot, &kinter);
-	F.oldint = mk_cert("Test Old Intermediate CA", K_CA, T_2020, T_2024_05, NULL, F.root, kroot,
-	                   &koldint);
-	F.uroot = mk_cert("Unknown Root CA", K_CA, T_2020, T_2040, NULL, NULL, NULL, &kuroot);
-	F.uinter = mk_cert("Unknown Intermediate CA", K_CA, T_2020, T_2035, NULL, F.uroot, kuroot,
+	F.root = tp_cert("Test Root CA", TP_CA, T_2020, T_2040, NULL, NULL, NULL, &kroot);
+	F.inter = tp_cert("Test Intermediate CA", TP_CA, T_2020, T_2035, NULL, F.root, kroot,
+	                  &kinter);
+	F.oldint = tp_cert("Test Old Intermediate CA", TP_CA, T_2020, T_2024_05, NULL, F.root,
+	                   kroot, &koldint);
+	F.uroot = tp_cert("Unknown Root CA", TP_CA, T_2020, T_2040, NULL, NULL, NULL, &kuroot);
+	F.uinter = tp_cert("Unknown Intermediate CA", TP_CA, T_2020, T_2035, NULL, F.uroot, kuroot,
 	                   &kuinter);
 
-	F.leaf = mk_cert("mx.example.test", K_LEAF, T_2024, T_2025,
+	F.leaf = tp_cert("mx.example.test", TP_SERVER, T_2024, T_2025,
 	                 "DNS:mx.example.test,DNS:mx2.example.test", F.inter, kinter, NULL);
-	F.leaf_expired = mk_cert("mx.example.test", K_LEAF, T_2020, T_2024_03_01,
+	F.leaf_expired = tp_cert("mx.example.test", TP_SERVER, T_2020, T_2024_03_01,
 	                         "DNS:mx.example.test", F.inter, kinter, NULL);
-	F.leaf_future = mk_cert("mx.example.test", K_LEAF, T_2024_07, T_2025_07,
+	F.leaf_future = tp_cert("mx.example.test", TP_SERVER, T_2024_07, T_2025_07,
 	                        "DNS:mx.example.test", F.inter, kinter, NULL);
-	F.leaf_old = mk_cert("mx.example.test", K_LEAF, T_2020, T_2025, "DNS:mx.example.test",
+	F.leaf_old = tp_cert("mx.example.test", TP_SERVER, T_2020, T_2025, "DNS:mx.example.test",
 	                     F.oldint, koldint, NULL);
-	F.leaf_unknown = mk_cert("mx.example.test", K_LEAF, T_2024, T_2025, "DNS:mx.example.test",
-	                         F.uinter, kuinter, NULL);
-	F.selfsigned = mk_cert("mx.example.test", K_LEAF_SELF, T_2024, T_2025,
+	F.leaf_unknown = tp_cert("mx.example.test", TP_SERVER, T_2024, T_2025,
+	                         "DNS:mx.example.test", F.uinter, kuinter, NULL);
+	F.selfsigned = tp_cert("mx.example.test", TP_SERVER_NOKU, T_2024, T_2025,
 	                       "DNS:mx.example.test", NULL, NULL, NULL);
 
-	F.wild = mk_cert("wild.example", K_LEAF, T_2024, T_2025, "DNS:*.wild.example", F.inter,
+	F.wild = tp_cert("wild.example", TP_SERVER, T_2024, T_2025, "DNS:*.wild.example", F.inter,
 	                 kinter, NULL);
-	F.cn_only = mk_cert("mx.cn.example", K_LEAF, T_2024, T_2025, NULL, F.inter, kinter, NULL);
-	F.san_other = mk_cert("mx.cn.example", K_LEAF, T_2024, T_2025, "DNS:other.cn.example",
+	F.cn_only =
+	        tp_cert("mx.cn.example", TP_SERVER, T_2024, T_2025, NULL, F.inter, kinter, NULL);
+	F.san_other = tp_cert("mx.cn.example", TP_SERVER, T_2024, T_2025, "DNS:other.cn.example",
 	                      F.inter, kinter, NULL);
-	F.ip_only = mk_cert("mx.cn.example", K_LEAF, T_2024, T_2025, "IP:192.0.2.1", F.inter,
+	F.ip_only = tp_cert("mx.cn.example", TP_SERVER, T_2024, T_2025, "IP:192.0.2.1", F.inter,
 	                    kinter, NULL);
 	F.bad_names = mk_raw_san_leaf("mx.example.test", bad, badlen, 4, F.inter, kinter);
 	F.nul_only = mk_raw_san_leaf("mx.example.test", bad, badlen, 1, F.inter, kinter);
 	make_many(F.inter, kinter);
-	F.hostile_dn = mk_cert("evil\nname, O=x+\xc3\xa9", K_LEAF, T_2024, T_2025,
+	F.hostile_dn = tp_cert("evil\nname, O=x+\xc3\xa9", TP_SERVER, T_2024, T_2025,
 	                       "DNS:mx.example.test", F.inter, kinter, NULL);
 	/* First in the DN, so last in RFC 2253 order: the part cut off. */
 	for (int i = 0; i < 5; i++)
@@ -302,11 +203,11 @@ setup(void **state)
 		EVP_PKEY *k;
 
 		snprintf(cn, sizeof(cn), "Chain CA %d", i + 1);
-		F.longca[i] = mk_cert(cn, K_CA, T_2020, T_2035, NULL, i ? F.longca[i - 1] : F.root,
+		F.longca[i] = tp_cert(cn, TP_CA, T_2020, T_2035, NULL, i ? F.longca[i - 1] : F.root,
 		                      kca, &k);
 		kca = k;
 	}
-	F.long_leaf = mk_cert("mx.long.example", K_LEAF, T_2024, T_2025, "DNS:mx.long.example",
+	F.long_leaf = tp_cert("mx.long.example", TP_SERVER, T_2024, T_2025, "DNS:mx.long.example",
 	                      F.longca[LONG_CAS - 1], kca, NULL);
 
 	path_in(ca, sizeof(ca), "root.pem");
@@ -321,21 +222,10 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	X509 **all[] = {&F.root,     &F.inter,        &F.oldint,       &F.uroot,
-	                &F.uinter,   &F.leaf,         &F.leaf_expired, &F.leaf_future,
-	                &F.leaf_old, &F.leaf_unknown, &F.selfsigned,   &F.wild,
-	                &F.cn_only,  &F.san_other,    &F.ip_only,      &F.bad_names,
-	                &F.nul_only, &F.many,         &F.hostile_dn,   &F.long_leaf};
-
 	(void)state;
 	mxs_trust_free(&F.trust);
 	mxs_trust_free(&F.bare);
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		X509_free(*all[i]);
-	for (int i = 0; i < LONG_CAS; i++)
-		X509_free(F.longca[i]);
-	for (size_t i = 0; i < F.nkeys; i++)
-		EVP_PKEY_free(F.keys[i]);
+	tp_free_all();
 	/* Created last, removed first: files before their directories. */
 	while (F.npaths > 0)
 		remove(F.paths[--F.npaths]);
@@ -361,22 +251,6 @@ new_addr(struct judged *j)
 	assert_int_equal(mxs_result_add_host(j->r, "mx.example.test", 10, &h), 0);
 	assert_int_equal(mxs_host_add_addr(h, "192.0.2.25", AF_INET, &j->a), 0);
 	return j->a;
-}
-
-/* Stack of borrowed pointers, leaf first; NULL-terminated arguments. */
-static STACK_OF(X509) *
-chain_of(X509 *first, ...)
-{
-	STACK_OF(X509) *sk = sk_X509_new_null();
-	va_list ap;
-	X509 *x;
-
-	assert_non_null(sk);
-	va_start(ap, first);
-	for (x = first; x != NULL; x = va_arg(ap, X509 *))
-		assert_true(sk_X509_push(sk, x) > 0);
-	va_end(ap);
-	return sk;
 }
 
 /* Judge chain (then freed, not its certificates) at now for host. */
@@ -435,7 +309,7 @@ test_valid_chain(void **state)
 {
 	struct judged j;
 	struct mxs_addr *a =
-	        judge(&j, &F.trust, chain_of(F.leaf, F.inter, NULL), "mx.example.test");
+	        judge(&j, &F.trust, tp_chain(F.leaf, F.inter, NULL), "mx.example.test");
 
 	(void)state;
 	assert_verdict(&a->pkix, MXS_ST_OK, MXS_RT_NONE, "chain validates to trusted " ROOT_DN);
@@ -470,7 +344,7 @@ test_valid_chain_with_root(void **state)
 {
 	struct judged j;
 	struct mxs_addr *a =
-	        judge(&j, &F.bare, chain_of(F.leaf, F.inter, F.root, NULL), "mx2.example.test");
+	        judge(&j, &F.bare, tp_chain(F.leaf, F.inter, F.root, NULL), "mx2.example.test");
 
 	(void)state;
 	assert_verdict(&a->pkix, MXS_ST_OK, MXS_RT_NONE, NULL);
@@ -487,7 +361,7 @@ test_digests(void **state)
 {
 	struct judged j;
 	struct mxs_addr *a =
-	        judge(&j, &F.trust, chain_of(F.leaf, F.inter, NULL), "mx.example.test");
+	        judge(&j, &F.trust, tp_chain(F.leaf, F.inter, NULL), "mx.example.test");
 	X509 *certs[2] = {F.leaf, F.inter};
 
 	(void)state;
@@ -519,7 +393,7 @@ test_expired_leaf(void **state)
 {
 	struct judged j;
 	struct mxs_addr *a =
-	        judge(&j, &F.trust, chain_of(F.leaf_expired, F.inter, NULL), "mx.example.test");
+	        judge(&j, &F.trust, tp_chain(F.leaf_expired, F.inter, NULL), "mx.example.test");
 
 	(void)state;
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_EXPIRED,
@@ -554,7 +428,7 @@ test_expiry_boundary(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
 		struct judged j;
-		struct mxs_addr *a = judge_at(&j, &F.trust, chain_of(F.leaf_expired, F.inter, NULL),
+		struct mxs_addr *a = judge_at(&j, &F.trust, tp_chain(F.leaf_expired, F.inter, NULL),
 		                              "mx.example.test", c[i].now);
 
 		assert_verdict(&a->pkix, c[i].st,
@@ -569,7 +443,7 @@ test_not_yet_valid(void **state)
 {
 	struct judged j;
 	struct mxs_addr *a =
-	        judge(&j, &F.trust, chain_of(F.leaf_future, F.inter, NULL), "mx.example.test");
+	        judge(&j, &F.trust, tp_chain(F.leaf_future, F.inter, NULL), "mx.example.test");
 
 	(void)state;
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_VALIDATION_FAILURE,
@@ -583,7 +457,7 @@ static void
 test_self_signed(void **state)
 {
 	struct judged j;
-	struct mxs_addr *a = judge(&j, &F.trust, chain_of(F.selfsigned, NULL), "mx.example.test");
+	struct mxs_addr *a = judge(&j, &F.trust, tp_chain(F.selfsigned, NULL), "mx.example.test");
 
 	(void)state;
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED, "self-signed certificate");
@@ -606,19 +480,19 @@ test_unknown_root(void **state)
 	(void)state;
 	/* The intermediates file holds Unknown Intermediate CA too: adding it
 	 * builds no anchored chain, so no missing intermediate is claimed. */
-	a = judge(&j, &F.trust, chain_of(F.leaf_unknown, F.uinter, NULL), "mx.example.test");
+	a = judge(&j, &F.trust, tp_chain(F.leaf_unknown, F.uinter, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED,
 	               "unable to get local issuer certificate (issuer " UROOT_DN " not found)");
 	assert_int_equal(a->x509_error, X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY);
 	assert_string_equal(a->missing_intermediate, "");
 	done(&j);
 
-	a = judge(&j, &F.trust, chain_of(F.leaf_unknown, NULL), "mx.example.test");
+	a = judge(&j, &F.trust, tp_chain(F.leaf_unknown, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED, NULL);
 	assert_string_equal(a->missing_intermediate, "");
 	done(&j);
 
-	a = judge(&j, &F.trust, chain_of(F.leaf_unknown, F.uinter, F.uroot, NULL),
+	a = judge(&j, &F.trust, tp_chain(F.leaf_unknown, F.uinter, F.uroot, NULL),
 	          "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED,
 	               "self-signed certificate in chain: root " UROOT_DN " is not trusted");
@@ -633,7 +507,7 @@ test_missing_intermediate(void **state)
 	struct mxs_addr *a;
 
 	(void)state;
-	a = judge(&j, &F.trust, chain_of(F.leaf, NULL), "mx.example.test");
+	a = judge(&j, &F.trust, tp_chain(F.leaf, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED,
 	               "incomplete chain: server did not send intermediate " INTER_DN
 	               ", chain validates with it");
@@ -643,7 +517,7 @@ test_missing_intermediate(void **state)
 	done(&j);
 
 	/* Without the intermediates file there is nothing to explain it. */
-	a = judge(&j, &F.bare, chain_of(F.leaf, NULL), "mx.example.test");
+	a = judge(&j, &F.bare, tp_chain(F.leaf, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED,
 	               "unable to get local issuer certificate (issuer " INTER_DN " not found)");
 	assert_string_equal(a->missing_intermediate, "");
@@ -659,7 +533,7 @@ test_missing_intermediate_expired(void **state)
 
 	(void)state;
 	/* Missing intermediate, and the leaf has expired. */
-	a = judge(&j, &F.trust, chain_of(F.leaf_expired, NULL), "mx.example.test");
+	a = judge(&j, &F.trust, tp_chain(F.leaf_expired, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED,
 	               "incomplete chain: server did not send intermediate " INTER_DN
 	               "; with it the chain builds but: certificate has expired "
@@ -670,7 +544,7 @@ test_missing_intermediate_expired(void **state)
 	done(&j);
 
 	/* The missing intermediate is itself expired. */
-	a = judge(&j, &F.trust, chain_of(F.leaf_old, NULL), "mx.example.test");
+	a = judge(&j, &F.trust, tp_chain(F.leaf_old, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED,
 	               "incomplete chain: server did not send intermediate " OLDINT_DN
 	               "; with it the chain builds but: CA certificate " OLDINT_DN
@@ -679,7 +553,7 @@ test_missing_intermediate_expired(void **state)
 	done(&j);
 
 	/* Sent, the expired intermediate is an expiry finding. */
-	a = judge(&j, &F.trust, chain_of(F.leaf_old, F.oldint, NULL), "mx.example.test");
+	a = judge(&j, &F.trust, tp_chain(F.leaf_old, F.oldint, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_EXPIRED,
 	               "CA certificate " OLDINT_DN " has expired (notAfter 2024-05-01T00:00:00Z)");
 	assert_int_equal(a->x509_error, X509_V_ERR_CERT_HAS_EXPIRED);
@@ -692,7 +566,7 @@ static void
 test_long_chain(void **state)
 {
 	struct judged j;
-	STACK_OF(X509) *chain = chain_of(F.long_leaf, NULL);
+	STACK_OF(X509) *chain = tp_chain(F.long_leaf, NULL);
 	struct mxs_addr *a;
 
 	(void)state;
@@ -718,7 +592,7 @@ test_empty_chain(void **state)
 	struct mxs_addr *a;
 
 	(void)state;
-	a = judge(&j, &F.trust, chain_of(NULL), "mx.example.test");
+	a = judge(&j, &F.trust, tp_chain(NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED, "no certificate presented");
 	assert_verdict(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 	               "no certificate presented");
@@ -740,8 +614,8 @@ test_rejudge(void **state)
 {
 	struct judged j;
 	struct mxs_addr *a =
-	        judge(&j, &F.trust, chain_of(F.leaf, F.inter, NULL), "mx.example.test");
-	STACK_OF(X509) *chain = chain_of(F.selfsigned, NULL);
+	        judge(&j, &F.trust, tp_chain(F.leaf, F.inter, NULL), "mx.example.test");
+	STACK_OF(X509) *chain = tp_chain(F.selfsigned, NULL);
 
 	(void)state;
 	assert_int_equal(a->nleaf_dns_names, 2);
@@ -753,7 +627,7 @@ test_rejudge(void **state)
 	assert_verdict(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH,
 	               "certificate names mx.example.test; expected other.example.test");
 
-	chain = chain_of(NULL);
+	chain = tp_chain(NULL);
 	assert_int_equal(mxs_cert_check(&F.trust, chain, "mx.example.test", T_NOW, a), 0);
 	sk_X509_free(chain);
 	assert_int_equal(a->nchain, 0);
@@ -774,7 +648,7 @@ test_hostile_subject(void **state)
 {
 	struct judged j;
 	struct mxs_addr *a =
-	        judge(&j, &F.trust, chain_of(F.hostile_dn, F.inter, NULL), "mx.example.test");
+	        judge(&j, &F.trust, tp_chain(F.hostile_dn, F.inter, NULL), "mx.example.test");
 	const char *subj = a->chain[0].subject;
 
 	(void)state;
@@ -801,7 +675,7 @@ run_names(X509 *leaf, const struct name_case *c, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
 		struct judged j;
-		struct mxs_addr *a = judge(&j, &F.trust, chain_of(leaf, F.inter, NULL), c[i].host);
+		struct mxs_addr *a = judge(&j, &F.trust, tp_chain(leaf, F.inter, NULL), c[i].host);
 
 		assert_verdict(&a->name, c[i].st,
 		               c[i].st == MXS_ST_OK ? MXS_RT_NONE : MXS_RT_CERT_HOST_MISMATCH,
@@ -894,7 +768,7 @@ test_bad_dns_names(void **state)
 	run_names(F.bad_names, all, sizeof(all) / sizeof(all[0]));
 	run_names(F.nul_only, nul, sizeof(nul) / sizeof(nul[0]));
 
-	a = judge(&j, &F.trust, chain_of(F.bad_names, F.inter, NULL), "good.example");
+	a = judge(&j, &F.trust, tp_chain(F.bad_names, F.inter, NULL), "good.example");
 	assert_int_equal(a->nleaf_dns_names, 1);
 	assert_string_equal(a->leaf_dns_names[0], "good.example");
 	done(&j);
@@ -914,7 +788,7 @@ test_many_names(void **state)
 
 	(void)state;
 	run_names(F.many, c, sizeof(c) / sizeof(c[0]));
-	a = judge(&j, &F.trust, chain_of(F.many, F.inter, NULL), "n140.many.example");
+	a = judge(&j, &F.trust, tp_chain(F.many, F.inter, NULL), "n140.many.example");
 	assert_int_equal(a->nleaf_dns_names, MXS_NAMES_MAX);
 	assert_string_equal(a->leaf_dns_names[MXS_NAMES_MAX - 1], "n99.many.example");
 	done(&j);
@@ -924,7 +798,7 @@ static void
 test_no_host(void **state)
 {
 	struct judged j;
-	struct mxs_addr *a = judge(&j, &F.trust, chain_of(F.leaf, F.inter, NULL), NULL);
+	struct mxs_addr *a = judge(&j, &F.trust, tp_chain(F.leaf, F.inter, NULL), NULL);
 
 	(void)state;
 	assert_verdict(&a->name, MXS_ST_FAIL, MXS_RT_CERT_HOST_MISMATCH, NULL);
@@ -1000,10 +874,10 @@ test_trust_ca_path(void **state)
 	assert_int_equal(mxs_trust_load(&t, NULL, dir, NULL, err, sizeof(err)), 0);
 	assert_non_null(t.intermediates);
 	assert_int_equal(sk_X509_num(t.intermediates), 0);
-	a = judge(&j, &t, chain_of(F.leaf, F.inter, NULL), "mx.example.test");
+	a = judge(&j, &t, tp_chain(F.leaf, F.inter, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_OK, MXS_RT_NONE, "chain validates to trusted " ROOT_DN);
 	done(&j);
-	a = judge(&j, &t, chain_of(F.leaf_unknown, F.uinter, NULL), "mx.example.test");
+	a = judge(&j, &t, tp_chain(F.leaf_unknown, F.uinter, NULL), "mx.example.test");
 	assert_verdict(&a->pkix, MXS_ST_FAIL, MXS_RT_CERT_NOT_TRUSTED, NULL);
 	done(&j);
 	mxs_trust_free(&t);
@@ -1041,20 +915,11 @@ read_shared_pem(const char *name)
 {
 	const char *base = getenv("MXS_SHARED_DATA");
 	char path[512];
-	STACK_OF(X509) *sk;
-	FILE *f;
-	X509 *x;
 
 	if (base == NULL)
 		return NULL;
 	snprintf(path, sizeof(path), "%s/policy-vectors/openssl-dane/%s", base, name);
-	if ((f = fopen(path, "r")) == NULL)
-		fail_msg("cannot open %s", path);
-	assert_non_null(sk = sk_X509_new_null());
-	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
-		assert_true(sk_X509_push(sk, x) > 0);
-	fclose(f);
-	return sk;
+	return tp_read_pem(path);
 }
 
 static void

@@ -5,7 +5,7 @@
  * transcribed in $MXS_SHARED_DATA/policy-vectors/openssl-dane (danetest.in,
  * base domain example.com), with OpenSSL's verdict translated to ours, and
  * every record of tlsa-rdata-for-chain.txt against chain.pem.  Second, a
- * hierarchy made here with OpenSSL (EC P-256, fixed validity), judged at a
+ * hierarchy made here with testpki (EC P-256, fixed validity), judged at a
  * fixed "now" (2024-06-01T00:00:00Z) through tables of records, chains and
  * DNS outcomes, plus the parser's hostile inputs and the limits.
  */
@@ -21,11 +21,10 @@
 #include <jansson.h>
 
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/x509.h>
-#include <openssl/x509v3.h>
 
 #include "dane.h"
+#include "testpki.h"
 
 #define T_NOW  ((time_t)1717200000) /* 2024-06-01T00:00:00Z */
 #define T_2020 ((time_t)1577836800) /* 2020-01-01T00:00:00Z */
@@ -40,66 +39,11 @@
 /* ---- a PKI made for the tests -------------------------------------------- */
 
 static struct {
-	X509 *root, *inter, *leaf, *leaf_old, *leaf_other, *leaf_cn, *leaf_mixed, *leaf_bad;
+	X509 *root, *inter, *leaf, *leaf_old, *leaf_other, *leaf_cn, *leaf_ipsan, *leaf_mixed,
+	        *leaf_bad;
 	X509 *leaf_exp, *leaf_client;
 	X509 *unrel, *lroot, *lca[LONG_CA], *lleaf;
-	EVP_PKEY *keys[32];
-	size_t nkeys;
 } F;
-
-static void
-ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *e;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	assert_non_null(e = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
-	assert_int_equal(X509_add_ext(x, e, -1), 1);
-	X509_EXTENSION_free(e);
-}
-
-/* "CN=cn" valid [nb, na], a CA (ca 1) or a leaf for TLS servers (ca 0) or
- * clients only (ca -1) with san (may be NULL), signed by issuer/ikey or by
- * itself (issuer NULL); *kp gets its key. */
-static X509 *
-mk(const char *cn, int ca, time_t nb, time_t na, const char *san, X509 *issuer, EVP_PKEY *ikey,
-   EVP_PKEY **kp)
-{
-	static long serial = 100;
-	EVP_PKEY *k = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-
-	assert_non_null(k);
-	assert_non_null(x);
-	assert_true(F.nkeys < sizeof(F.keys) / sizeof(F.keys[0]));
-	F.keys[F.nkeys++] = k;
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-	                                            (const unsigned char *)cn, -1, -1, 0),
-	                 1);
-	if (issuer == NULL) {
-		issuer = x;
-		ikey = k;
-	}
-	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer)), 1);
-	assert_non_null(X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &nb));
-	assert_non_null(X509_time_adj_ex(X509_getm_notAfter(x), 0, 0, &na));
-	assert_int_equal(X509_set_pubkey(x, k), 1);
-	ext(x, issuer, NID_subject_key_identifier, "hash");
-	ext(x, issuer, NID_basic_constraints, ca > 0 ? "critical,CA:TRUE" : "CA:FALSE");
-	ext(x, issuer, NID_key_usage,
-	    ca > 0 ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
-	if (ca <= 0)
-		ext(x, issuer, NID_ext_key_usage, ca < 0 ? "clientAuth" : "serverAuth");
-	if (san != NULL)
-		ext(x, issuer, NID_subject_alt_name, san);
-	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
-	if (kp != NULL)
-		*kp = k;
-	return x;
-}
 
 static int
 setup(void **state)
@@ -107,44 +51,39 @@ setup(void **state)
 	EVP_PKEY *kr, *ki, *kl, *kc;
 
 	(void)state;
-	F.root = mk("Test Root CA", 1, T_2020, T_2040, NULL, NULL, NULL, &kr);
-	F.inter = mk("Test Intermediate CA", 1, T_2020, T_2040, NULL, F.root, kr, &ki);
-	F.leaf = mk(MX, 0, T_2024, T_2025, "DNS:" MX, F.inter, ki, NULL);
-	F.leaf_old = mk(MX, 0, T_2024, T_2025, "DNS:" MX, F.inter, ki, NULL);
-	F.leaf_other =
-	        mk("other.example", 0, T_2024, T_2025, "DNS:other.example", F.inter, ki, NULL);
-	F.leaf_cn = mk(MX, 0, T_2024, T_2025, NULL, F.inter, ki, NULL);
-	F.leaf_mixed = mk(MX, 0, T_2024, T_2025, "DNS:other.example", F.inter, ki, NULL);
-	F.leaf_client = mk(MX, -1, T_2024, T_2025, "DNS:" MX, F.inter, ki, NULL);
-	F.leaf_bad = mk("wrong.example", 0, T_2020, T_2021, "DNS:wrong.example", F.inter, ki, NULL);
-	F.leaf_exp = mk(MX, 0, T_2020, T_2021, "DNS:" MX, F.inter, ki, NULL);
-	F.unrel = mk("Unrelated CA", 1, T_2020, T_2040, NULL, NULL, NULL, NULL);
-	F.lroot = mk("Long Root CA", 1, T_2020, T_2040, NULL, NULL, NULL, &kl);
+	F.root = tp_cert("Test Root CA", TP_CA, T_2020, T_2040, NULL, NULL, NULL, &kr);
+	F.inter = tp_cert("Test Intermediate CA", TP_CA, T_2020, T_2040, NULL, F.root, kr, &ki);
+	F.leaf = tp_cert(MX, TP_SERVER, T_2024, T_2025, "DNS:" MX, F.inter, ki, NULL);
+	F.leaf_old = tp_cert(MX, TP_SERVER, T_2024, T_2025, "DNS:" MX, F.inter, ki, NULL);
+	F.leaf_other = tp_cert("other.example", TP_SERVER, T_2024, T_2025, "DNS:other.example",
+	                       F.inter, ki, NULL);
+	F.leaf_cn = tp_cert(MX, TP_SERVER, T_2024, T_2025, NULL, F.inter, ki, NULL);
+	F.leaf_ipsan = tp_cert(MX, TP_SERVER, T_2024, T_2025, "IP:192.0.2.1", F.inter, ki, NULL);
+	F.leaf_mixed =
+	        tp_cert(MX, TP_SERVER, T_2024, T_2025, "DNS:other.example", F.inter, ki, NULL);
+	F.leaf_client = tp_cert(MX, TP_CLIENT, T_2024, T_2025, "DNS:" MX, F.inter, ki, NULL);
+	F.leaf_bad = tp_cert("wrong.example", TP_SERVER, T_2020, T_2021, "DNS:wrong.example",
+	                     F.inter, ki, NULL);
+	F.leaf_exp = tp_cert(MX, TP_SERVER, T_2020, T_2021, "DNS:" MX, F.inter, ki, NULL);
+	F.unrel = tp_cert("Unrelated CA", TP_CA, T_2020, T_2040, NULL, NULL, NULL, NULL);
+	F.lroot = tp_cert("Long Root CA", TP_CA, T_2020, T_2040, NULL, NULL, NULL, &kl);
 	for (int i = 0; i < LONG_CA; i++) {
 		char cn[32];
 
 		snprintf(cn, sizeof(cn), "Long CA %d", i);
-		F.lca[i] = mk(cn, 1, T_2020, T_2040, NULL, i ? F.lca[i - 1] : F.lroot, kl, &kc);
+		F.lca[i] = tp_cert(cn, TP_CA, T_2020, T_2040, NULL, i ? F.lca[i - 1] : F.lroot, kl,
+		                   &kc);
 		kl = kc;
 	}
-	F.lleaf = mk(MX, 0, T_2024, T_2025, "DNS:" MX, F.lca[LONG_CA - 1], kl, NULL);
+	F.lleaf = tp_cert(MX, TP_SERVER, T_2024, T_2025, "DNS:" MX, F.lca[LONG_CA - 1], kl, NULL);
 	return 0;
 }
 
 static int
 teardown(void **state)
 {
-	X509 *all[] = {F.root,    F.inter,      F.leaf,        F.leaf_old, F.leaf_other,
-	               F.leaf_cn, F.leaf_mixed, F.leaf_client, F.leaf_bad, F.leaf_exp,
-	               F.unrel,   F.lroot,      F.lleaf};
-
 	(void)state;
-	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
-		X509_free(all[i]);
-	for (int i = 0; i < LONG_CA; i++)
-		X509_free(F.lca[i]);
-	for (size_t i = 0; i < F.nkeys; i++)
-		EVP_PKEY_free(F.keys[i]);
+	tp_free_all();
 	return 0;
 }
 
@@ -286,17 +225,6 @@ judge(const struct rrs *s, const struct mxs_dane_dns *dns, STACK_OF(X509) *chain
 	assert_int_equal(mxs_dane_check(set, chain, host, expanded, T_NOW, r), 0);
 }
 
-static STACK_OF(X509) *
-chain_of(X509 *const *v, size_t n)
-{
-	STACK_OF(X509) *sk = sk_X509_new_null();
-
-	assert_non_null(sk);
-	for (size_t i = 0; i < n; i++)
-		assert_true(sk_X509_push(sk, v[i]) > 0);
-	return sk;
-}
-
 enum chain {
 	CH_FULL,
 	CH_ROOT,
@@ -305,6 +233,7 @@ enum chain {
 	CH_LEAF,
 	CH_OTHER,
 	CH_CN,
+	CH_IPSAN,
 	CH_BAD,
 	CH_EXP,
 	CH_UNREL,
@@ -333,6 +262,7 @@ make_chain(enum chain c)
 	default:
 		v[n++] = c == CH_OTHER    ? F.leaf_other
 		         : c == CH_CN     ? F.leaf_cn
+		         : c == CH_IPSAN  ? F.leaf_ipsan
 		         : c == CH_MIXED  ? F.leaf_mixed
 		         : c == CH_CLIENT ? F.leaf_client
 		         : c == CH_BAD    ? F.leaf_bad
@@ -345,7 +275,7 @@ make_chain(enum chain c)
 		if (c == CH_ROOT)
 			v[n++] = F.root;
 	}
-	return chain_of(v, n);
+	return tp_chain_n(v, n);
 }
 
 /*
@@ -443,6 +373,9 @@ static const struct ccase ccases[] = {
          1, RT_OK, 1, 0, 0, MXS_TLSA_MATCH, "DNS-ID other.example matches other.example"},
         {"DANE-TA, leaf with a CN only", "2 1 1 inter", CH_CN, NULL, VALID, 0, 1, RT_OK, 1, 0, 0,
          MXS_TLSA_MATCH, "subject CN " MX " matches"},
+        /* An IP-address SAN is not a DNS-ID: the CN still stands in (RFC 6125 §6.4.4). */
+        {"DANE-TA, leaf with an IP SAN and a CN", "2 1 1 inter", CH_IPSAN, NULL, VALID, 0, 1, RT_OK,
+         1, 0, 0, MXS_TLSA_MATCH, "subject CN " MX " matches"},
         {"DANE-TA, CN not consulted beside DNS-IDs", "2 1 1 inter", CH_MIXED, NULL, INVALID, -1, -1,
          MXS_RT_CERT_HOST_MISMATCH, 1, 0, 0, MXS_TLSA_NAME_FAIL, "leaf names other.example"},
         {"DANE-TA, leaf for TLS clients only", "2 1 1 inter", CH_CLIENT, NULL, INVALID, -1, -1,
@@ -837,23 +770,14 @@ vec_path(char *buf, size_t len, const char *name)
 	return 1;
 }
 
-/* Every certificate of a PEM file (text between blocks is skipped); owned. */
+/* Every certificate of a vector file; owned. */
 static STACK_OF(X509) *
 read_pem(const char *name)
 {
-	STACK_OF(X509) *sk = sk_X509_new_null();
 	char path[1024];
-	FILE *f;
-	X509 *x;
 
-	assert_non_null(sk);
 	assert_true(vec_path(path, sizeof(path), name));
-	if ((f = fopen(path, "r")) == NULL)
-		fail_msg("cannot open %s", path);
-	while ((x = PEM_read_X509(f, NULL, NULL, NULL)) != NULL)
-		assert_true(sk_X509_push(sk, x) > 0);
-	fclose(f);
-	return sk;
+	return tp_read_pem(path);
 }
 
 /* "chain.pem#2 CN=Issuer CA" or "never-valid-leaf.pem": certificate(s) onto out. */

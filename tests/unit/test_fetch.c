@@ -1,7 +1,7 @@
 /*
  * test_fetch — unit tests for agent/fetch.c against real HTTPS servers.
  *
- * The certificates are made here with OpenSSL (EC P-256, validity relative
+ * The certificates are made here with testpki (EC P-256, validity relative
  * to the wall clock, since the handshake judges them "now"): a trusted
  * root -> intermediate -> leaves for mta-sts.example.test (good, expired,
  * wrong name) and an unknown root with its own leaf.  Each test forks
@@ -38,19 +38,18 @@
 
 #include <event2/event.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 #include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
 #include "cert_check.h"
 #include "fetch.h"
+#include "testpki.h"
 
 #define HOST        "mta-sts.example.test"
 #define POLICY_PATH "/.well-known/mta-sts.txt"
 #define POLICY      "version: STSv1\r\nmode: enforce\r\nmx: mx.example.test\r\nmax_age: 86400\r\n"
 /* sha256sum of POLICY, computed outside this program. */
 #define POLICY_SHA256 "58f4d24c10657bfe772fd2f0eea54d39b416a9aa0690fc9867943eba2679855f"
-#define INTER_DN      "CN=Test Intermediate CA,O=mxsentry test"
+#define INTER_DN      "CN=Test Intermediate CA,O=" TP_ORG
 #define DAY           86400L
 #define BIG_SENT      (70 * 1024) /* body bytes /big sends of the 1 MiB it announces */
 #define CHUNKS        20          /* /chunked: CHUNKS x 4096 body bytes, no last chunk */
@@ -74,89 +73,13 @@ static struct {
 	unsigned char good_sha256[32];
 } F;
 
+/* A leaf for HOST, valid [nb, na], that the server sends with extra. */
 static void
-add_ext(X509 *x, X509 *issuer, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
-
-	X509V3_set_ctx(&ctx, issuer, x, NULL, NULL, 0);
-	assert_non_null(ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value));
-	assert_int_equal(X509_add_ext(x, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
-
-/* "CN=cn,O=mxsentry test", valid [now+nb, now+na] seconds, signed by issuer/ikey
- * (NULL: self-signed); san NULL makes a CA.  The new key goes to *keyp. */
-static X509 *
-mk_cert(const char *cn, long nb, long na, const char *san, X509 *issuer, EVP_PKEY *ikey,
-        EVP_PKEY **keyp)
-{
-	static long serial = 1;
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-	X509 *x = X509_new();
-	X509_NAME *nm;
-
-	assert_non_null(key);
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), serial++), 1);
-	nm = X509_get_subject_name(x);
-	assert_int_equal(X509_NAME_add_entry_by_txt(nm, "O", MBSTRING_ASC,
-	                                            (const unsigned char *)"mxsentry test", -1, -1,
-	                                            0),
-	                 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(nm, "CN", MBSTRING_ASC,
-	                                            (const unsigned char *)cn, -1, -1, 0),
-	                 1);
-	if (issuer == NULL) {
-		issuer = x;
-		ikey = key;
-	}
-	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(issuer)), 1);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), nb));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), na));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	add_ext(x, issuer, NID_subject_key_identifier, "hash");
-	if (issuer != x)
-		add_ext(x, issuer, NID_authority_key_identifier, "keyid:always");
-	if (san == NULL) {
-		add_ext(x, issuer, NID_basic_constraints, "critical,CA:TRUE");
-		add_ext(x, issuer, NID_key_usage, "critical,keyCertSign,cRLSign");
-	} else {
-		add_ext(x, issuer, NID_basic_constraints, "CA:FALSE");
-		add_ext(x, issuer, NID_key_usage, "critical,digitalSignature");
-		add_ext(x, issuer, NID_ext_key_usage, "serverAuth");
-		add_ext(x, issuer, NID_subject_alt_name, san);
-	}
-	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
-	*keyp = key;
-	return x;
-}
-
-static void
-mk_leaf(struct cred *c, const char *san, long nb, long na, X509 *issuer, EVP_PKEY *ikey,
+mk_leaf(struct cred *c, const char *san, time_t nb, time_t na, X509 *issuer, EVP_PKEY *ikey,
         X509 *extra)
 {
-	c->leaf = mk_cert(HOST, nb, na, san, issuer, ikey, &c->key);
+	c->leaf = tp_cert(HOST, TP_SERVER, nb, na, san, issuer, ikey, &c->key);
 	c->extra = extra;
-}
-
-static void
-write_pem(const char *path, X509 *x)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(PEM_write_X509(f, x), 1);
-	assert_int_equal(fclose(f), 0);
-}
-
-static void
-cred_free(struct cred *c)
-{
-	X509_free(c->leaf);
-	EVP_PKEY_free(c->key);
 }
 
 static int
@@ -164,27 +87,31 @@ group_setup(void **state)
 {
 	char err[256];
 	unsigned int n;
+	time_t now = time(NULL);
 
 	(void)state;
 	signal(SIGPIPE, SIG_IGN);
 	snprintf(F.dir, sizeof(F.dir), "/tmp/mxs-fetch-XXXXXX");
 	assert_non_null(mkdtemp(F.dir));
-	F.root = mk_cert("Test Root CA", -DAY, 3650 * DAY, NULL, NULL, NULL, &F.kroot);
-	F.inter =
-	        mk_cert("Test Intermediate CA", -DAY, 365 * DAY, NULL, F.root, F.kroot, &F.kinter);
-	F.uroot = mk_cert("Unknown Root CA", -DAY, 3650 * DAY, NULL, NULL, NULL, &F.kuroot);
-	mk_leaf(&F.good, "DNS:" HOST, -DAY, 90 * DAY, F.inter, F.kinter, F.inter);
-	mk_leaf(&F.expired, "DNS:" HOST, -60 * DAY, -DAY, F.inter, F.kinter, F.inter);
-	mk_leaf(&F.wrongname, "DNS:www.example.org", -DAY, 90 * DAY, F.inter, F.kinter, F.inter);
-	mk_leaf(&F.unknown, "DNS:" HOST, -DAY, 90 * DAY, F.uroot, F.kuroot, NULL);
+	F.root = tp_cert("Test Root CA", TP_CA, now - DAY, now + 3650 * DAY, NULL, NULL, NULL,
+	                 &F.kroot);
+	F.inter = tp_cert("Test Intermediate CA", TP_CA, now - DAY, now + 365 * DAY, NULL, F.root,
+	                  F.kroot, &F.kinter);
+	F.uroot = tp_cert("Unknown Root CA", TP_CA, now - DAY, now + 3650 * DAY, NULL, NULL, NULL,
+	                  &F.kuroot);
+	mk_leaf(&F.good, "DNS:" HOST, now - DAY, now + 90 * DAY, F.inter, F.kinter, F.inter);
+	mk_leaf(&F.expired, "DNS:" HOST, now - 60 * DAY, now - DAY, F.inter, F.kinter, F.inter);
+	mk_leaf(&F.wrongname, "DNS:www.example.org", now - DAY, now + 90 * DAY, F.inter, F.kinter,
+	        F.inter);
+	mk_leaf(&F.unknown, "DNS:" HOST, now - DAY, now + 90 * DAY, F.uroot, F.kuroot, NULL);
 	F.nointer = F.good; /* same leaf, intermediate not sent */
 	F.nointer.extra = NULL;
 	assert_int_equal(X509_digest(F.good.leaf, EVP_sha256(), F.good_sha256, &n), 1);
 
 	snprintf(F.root_pem, sizeof(F.root_pem), "%s/root.pem", F.dir);
 	snprintf(F.inter_pem, sizeof(F.inter_pem), "%s/intermediates.pem", F.dir);
-	write_pem(F.root_pem, F.root);
-	write_pem(F.inter_pem, F.inter);
+	tp_write_pem(F.root_pem, &F.root, 1);
+	tp_write_pem(F.inter_pem, &F.inter, 1);
 	assert_int_equal(mxs_trust_load(&F.trust, F.root_pem, NULL, F.inter_pem, err, sizeof(err)),
 	                 0);
 	return 0;
@@ -195,16 +122,7 @@ group_teardown(void **state)
 {
 	(void)state;
 	mxs_trust_free(&F.trust);
-	cred_free(&F.good);
-	cred_free(&F.expired);
-	cred_free(&F.wrongname);
-	cred_free(&F.unknown);
-	X509_free(F.root);
-	X509_free(F.inter);
-	X509_free(F.uroot);
-	EVP_PKEY_free(F.kroot);
-	EVP_PKEY_free(F.kinter);
-	EVP_PKEY_free(F.kuroot);
+	tp_free_all();
 	remove(F.root_pem);
 	remove(F.inter_pem);
 	rmdir(F.dir);

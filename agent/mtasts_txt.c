@@ -33,9 +33,10 @@ id_check(const struct mxs_txt_field *f, char *errstr, size_t errlen)
 		                  shown, f->valuelen, MXS_STS_ID_MAX);
 	for (i = 0; i < f->valuelen; i++)
 		if (!is_alnum((unsigned char)f->value[i]))
-			return mxs_seterr(errstr, errlen, MXS_ESYNTAX,
-			                  "id '%s': octet 0x%02x at %zu is not ALPHA/DIGIT", shown,
-			                  (unsigned char)f->value[i], i);
+			return mxs_seterr(
+			        errstr, errlen, MXS_ESYNTAX,
+			        "id '%s': octet 0x%02x at position %zu is not ALPHA/DIGIT", shown,
+			        (unsigned char)f->value[i], i + 1);
 	return 0;
 }
 

@@ -114,17 +114,18 @@ uri_check(const char *p, size_t len, enum mxs_tlsrpt_scheme *sch, char *errstr, 
 	for (i = colon + 1; i < len; i++) {
 		if (u[i] == '%') {
 			if (len - i < 3 || !is_hex(u[i + 1]) || !is_hex(u[i + 2]))
-				return mxs_seterr(errstr, errlen, MXS_ESYNTAX,
-				                  "rua URI '%s': bad percent-encoding at %zu",
-				                  shown, i);
+				return mxs_seterr(
+				        errstr, errlen, MXS_ESYNTAX,
+				        "rua URI '%s': bad percent-encoding at position %zu", shown,
+				        i + 1);
 			i += 2;
 		} else if (u[i] == '!') {
 			return mxs_seterr(errstr, errlen, MXS_ESYNTAX,
 			                  "rua URI '%s': '!' must be percent-encoded", shown);
 		} else if (!uri_octet(u[i])) {
 			return mxs_seterr(errstr, errlen, MXS_ESYNTAX,
-			                  "rua URI '%s': octet 0x%02x at %zu not allowed", shown,
-			                  u[i], i);
+			                  "rua URI '%s': octet 0x%02x at position %zu not allowed",
+			                  shown, u[i], i + 1);
 		}
 	}
 	return uri_target(*sch, p + colon + 1, len - colon - 1, shown, errstr, errlen);

@@ -251,17 +251,18 @@ mxs_txt_ext_check(const struct mxs_txt_field *f, char *errstr, size_t errlen)
 		if (is_alnum(c) || (i > 0 && (c == '_' || c == '-' || c == '.')))
 			continue;
 		return mxs_seterr(errstr, errlen, MXS_ESYNTAX,
-		                  "extension name '%s': octet 0x%02x at %zu not allowed", name, c,
-		                  i);
+		                  "extension name '%s': octet 0x%02x at position %zu not allowed",
+		                  name, c, i + 1);
 	}
 	if (f->valuelen == 0)
 		return mxs_seterr(errstr, errlen, MXS_ESYNTAX, "extension '%s' has an empty value",
 		                  name);
 	for (i = 0; i < f->valuelen; i++)
 		if (!ext_value_octet(v[i]))
-			return mxs_seterr(errstr, errlen, MXS_ESYNTAX,
-			                  "extension '%s': %s octet 0x%02x at %zu of the value",
-			                  name, v[i] >= 0x80 ? "non-ASCII" : "disallowed", v[i], i);
+			return mxs_seterr(
+			        errstr, errlen, MXS_ESYNTAX,
+			        "extension '%s': %s octet 0x%02x at position %zu of the value",
+			        name, v[i] >= 0x80 ? "non-ASCII" : "disallowed", v[i], i + 1);
 	return 0;
 }
 

@@ -844,7 +844,7 @@ static const struct parse_case parse_cases[] = {
          "33 octets"},
         {"empty id", "v=STSv1;id=", 0, MXS_ESYNTAX, NULL, "id= is empty"},
         {"empty id before ;", "v=STSv1;id= ;", 0, MXS_ESYNTAX, NULL, "id= is empty"},
-        {"id with -", "v=STSv1;id=a-b", 0, MXS_ESYNTAX, NULL, "0x2d at 1"},
+        {"id with -", "v=STSv1;id=a-b", 0, MXS_ESYNTAX, NULL, "0x2d at position 2"},
         {"bad duplicate id", "v=STSv1;id=a;id=b-c", 0, MXS_ESYNTAX, NULL, "id 'b-c'"},
         {"ID upper case", "v=STSv1;ID=abc", 0, MXS_ESYNTAX, NULL, "case-sensitive"},
         {"NUL in id", "v=STSv1;id=ab\0c", 15, MXS_ESYNTAX, NULL, "0x00"},

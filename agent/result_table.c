@@ -292,13 +292,17 @@ step_ran(const struct mxs_verdict *v, const char *state)
 	return v->status != MXS_ST_NOT_TESTED || v->reason[0] != '\0' || state[0] != '\0';
 }
 
-/* The record's own verdict: said unless ok, not-tested included (it could not start). */
+/*
+ * The record's own verdict: said unless ok or simply absent (state "none"
+ * already says the domain does not use it); a not-tested that is not
+ * "none" means the step could not start and is said.
+ */
 static void
-print_record_problem(FILE *out, const struct mxs_verdict *v)
+print_record_problem(FILE *out, const struct mxs_verdict *v, const char *state)
 {
 	char text[TEXT_MAX];
 
-	if (v->status == MXS_ST_OK)
+	if (v->status == MXS_ST_OK || strcmp(state, "none") == 0)
 		return;
 	verdict_text(text, sizeof(text), v);
 	fprintf(out, "  txt: %s\n", text);
@@ -337,7 +341,7 @@ print_sts(FILE *out, const struct mxs_sts *s)
 		fprintf(out, "  policy %s", mxs_status_name(s->policy.status));
 	}
 	fputc('\n', out);
-	print_record_problem(out, &s->txt);
+	print_record_problem(out, &s->txt, s->txt_state);
 	print_problem(out, "fetch", &s->fetch);
 	if (s->https_have_cert) {
 		print_problem(out, "https pkix", &s->https_pkix);
@@ -367,7 +371,7 @@ print_tlsrpt(FILE *out, const struct mxs_tlsrpt *t)
 	if (t->rua_repeated)
 		fputs("  (a second rua= ignored)", out);
 	fputc('\n', out);
-	print_record_problem(out, &t->verdict);
+	print_record_problem(out, &t->verdict, t->state);
 }
 
 static void

@@ -62,6 +62,8 @@ enum fx_mode {
 	FX_STALL_AFTER_GREETING,
 	FX_GARBAGE,
 	FX_TLS_ALERT,
+	FX_GREET450,
+	FX_RESET,
 	FX_NMODES
 };
 
@@ -75,6 +77,8 @@ static const char *const fx_modes[FX_NMODES][2] = {
         [FX_STALL_AFTER_GREETING] = {"stall-after-greeting", "greet, read EHLO, never answer"},
         [FX_GARBAGE] = {"garbage-after-starttls", "4 KiB of non-TLS bytes for a ClientHello"},
         [FX_TLS_ALERT] = {"tls-alert", "handshake_failure alert for a ClientHello"},
+        [FX_GREET450] = {"greet450", "450 greeting, then close"},
+        [FX_RESET] = {"reset-after-greeting", "greet, then reset the connection on EHLO"},
 };
 
 enum fx_state {
@@ -344,7 +348,13 @@ static void
 fx_command(struct fx_client *c, const char *line)
 {
 	c->cmds++;
-	if (fx.mode == FX_STALL_AFTER_GREETING)
+	if (fx.mode == FX_RESET) {
+		/* A zero linger makes close() send RST instead of FIN. */
+		struct linger lg = {.l_onoff = 1, .l_linger = 0};
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+		fx_end(c, "reset", NULL);
+		c->state = FX_DEAD;
+	} else if (fx.mode == FX_STALL_AFTER_GREETING)
 		c->state = FX_STALL;
 	else if (fx.mode != FX_GREET554)
 		fx_cmd_esmtp(c, line);
@@ -558,6 +568,8 @@ fx_pump(struct fx_client *c)
 
 	c->again = 0;
 	for (round = 0; round < FX_PUMP_ROUNDS; round++) {
+		if (c->state == FX_DEAD) /* a step ended the connection (reset mode) */
+			return;
 		c->want = 0;
 		flushed = fx_flush(c);
 		stepped = flushed < 0 ? -1 : fx_steps[c->state](c);
@@ -582,6 +594,10 @@ fx_start(struct fx_client *c)
 		fx_reply(c, "421 4.3.2 %s Service not available, too many connections\r\n",
 		         fx.host);
 		fx_end(c, "greet421-sent", NULL);
+		c->state = FX_CLOSING;
+	} else if (fx.mode == FX_GREET450) {
+		fx_reply(c, "450 4.7.1 %s Client host rejected: try again later\r\n", fx.host);
+		fx_end(c, "greet450-sent", NULL);
 		c->state = FX_CLOSING;
 	} else if (fx.mode == FX_GREET554) {
 		fx_reply(c, "554 5.7.1 %s No SMTP service here\r\n", fx.host);

@@ -26,6 +26,33 @@ POLICY_V6=2001:db8:2::80
 VALIDATING_RESOLVER=192.0.2.54	# unbound, validating, for peer tools
 VALIDATING_RESOLVER_V6=2001:db8:2::54
 
+# Regions: one agent namespace each (mxs-REGION), linked to mxs-srv like
+# mxs-agent, with its own agent configuration (agent-REGION.conf).  eu's
+# traffic to STRIP_ADDR goes through the middlebox mxs-mbox, whose
+# mxs-strip-proxy removes STARTTLS from the EHLO reply; nothing else of eu's
+# (and nothing of us or ap) passes the middlebox.
+REGIONS="us eu ap"
+US_NS=mxs-us EU_NS=mxs-eu AP_NS=mxs-ap
+US_CONF=$MXS_WORLD_DIR/agent-us.conf
+EU_CONF=$MXS_WORLD_DIR/agent-eu.conf
+AP_CONF=$MXS_WORLD_DIR/agent-ap.conf
+# REGION_NET[region]="IF SRV_V4/LEN AGENT_V4 SRV_V6/LEN AGENT_V6" (net_attach_agent)
+declare -A REGION_NET=(
+	[us]="us0 203.0.113.1/28 203.0.113.2 2001:db8:101::1/64 2001:db8:101::2"
+	[eu]="eu0 203.0.113.17/28 203.0.113.18 2001:db8:102::1/64 2001:db8:102::2"
+	[ap]="ap0 203.0.113.33/28 203.0.113.34 2001:db8:103::1/64 2001:db8:103::2"
+)
+MBOX_NS=mxs-mbox
+STRIP_REGION=eu			# the one region behind the middlebox
+STRIP_ADDR=192.0.2.36		# mx.strip.mxs.test, the one MX it strips
+STRIP_DOMAIN=strip.mxs.test
+STRIP_PORT=10025		# mxs-strip-proxy, in mxs-mbox
+# mxs-mbox's link to mxs-srv (its own traffic: the proxy's upstream side)
+MBOX_SRV_NET="mb0 203.0.113.49/28 203.0.113.50 2001:db8:104::1/64 2001:db8:104::2"
+# eu <-> mxs-mbox: eu-mb (eu side) and mb-eu (mbox side)
+MBOX_EU_V4=203.0.113.65 EU_MBOX_V4=203.0.113.66 MBOX_EU_LEN=28
+MBOX_EU_V6=2001:db8:105::1 EU_MBOX_V6=2001:db8:105::2
+
 # The tables.  Records and policies default to the files beside the scenario
 # table, and are optional there (a world-test table may have neither).
 WORLD_SCENARIOS=${MXS_WORLD_SCENARIOS:-$WORLD_HOME/scenarios.tsv}
@@ -49,6 +76,8 @@ UNBOUND_CONF=$MXS_WORLD_DIR/unbound.conf
 TRUST_ANCHOR=$MXS_WORLD_DIR/trust-anchor.ds
 WORLD_ENV=$MXS_WORLD_DIR/world.env
 FIXTURE_BIN=$MXS_BUILD_DIR/tests/mxs-smtp-fixture
+STRIP_PROXY_BIN=$MXS_BUILD_DIR/tests/mxs-strip-proxy
+MBOX_DIR=$MXS_WORLD_DIR/mbox			# strip-proxy.pid
 
 # Messages go to fd 3: the scripts open it on their original stderr, so a
 # step may send its own output to a log and still report.

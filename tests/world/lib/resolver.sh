@@ -42,6 +42,10 @@ server:
 	access-control: ::1/128 allow
 	access-control: 198.51.100.0/24 allow
 	access-control: 2001:db8:100::/64 allow
+	access-control: 203.0.113.0/24 allow
+	access-control: 2001:db8:101::/64 allow
+	access-control: 2001:db8:102::/64 allow
+	access-control: 2001:db8:103::/64 allow
 	# Unbound answers NXDOMAIN for the special-use test. name by default.
 	local-zone: "test." nodefault
 	trust-anchor-file: "$TRUST_ANCHOR"

@@ -78,8 +78,7 @@ make_row(struct mxs_store_obs *o, unsigned round, unsigned region, unsigned dom,
 	o->t_ms = T0 + (int64_t)round * 900000 + (int64_t)region * 1000 + dom % 1000;
 	snprintf(o->domain, sizeof(o->domain), "domain%05u.example", dom);
 	snprintf(o->mx_host, sizeof(o->mx_host), "mx%u.domain%05u.example", a + 1, dom);
-	snprintf(o->address, sizeof(o->address), "10.%u.%u.%u", dom / 256 % 256, dom % 256,
-	         a + 1);
+	snprintf(o->address, sizeof(o->address), "10.%u.%u.%u", dom / 256 % 256, dom % 256, a + 1);
 	snprintf(o->region, sizeof(o->region), "%s", regions[region]);
 	for (c = 0; c < MXS_STORE_NCHECKS; c++) {
 		snprintf(o->v[c].status, sizeof(o->v[c].status), "ok");
@@ -97,8 +96,8 @@ make_row(struct mxs_store_obs *o, unsigned round, unsigned region, unsigned dom,
 	hex_of((uint64_t)dom * 4 + a, o->leaf_sha256);
 	hex_of((uint64_t)dom * 4 + a + 2, o->spki_sha256);
 	o->days_to_expiry = (int)(dom % 90);
-	snprintf(o->mx_set, sizeof(o->mx_set), "10 mx1.domain%05u.example 20 mx2.domain%05u.example",
-	         dom, dom);
+	snprintf(o->mx_set, sizeof(o->mx_set),
+	         "10 mx1.domain%05u.example 20 mx2.domain%05u.example", dom, dom);
 	snprintf(o->dnssec, sizeof(o->dnssec), "insecure");
 	snprintf(o->sts_id, sizeof(o->sts_id), "20240601000000");
 	hex_of((uint64_t)dom * 4 + 3, o->sts_body_sha256);
@@ -121,7 +120,8 @@ main(int argc, char **argv)
 	struct mxs_store_obs *batch;
 	struct mxs_store_sqlite_opts opts = {0};
 	size_t nb = 0, nnew, stored = 0, total = 0;
-	double t_start, t_put = 0, t0, wall;
+	double t_start, t_put = 0, t_round[ROUNDS] = {0}, t0, wall;
+	size_t n_round[ROUNDS] = {0};
 	unsigned round, region, dom, a;
 	long long wal_bytes;
 
@@ -151,15 +151,19 @@ main(int argc, char **argv)
 				for (a = 0; a < ADDRS; a++) {
 					make_row(&batch[nb++], round, region, dom, a);
 					total++;
-					if (nb < BATCH && total < (size_t)ROUNDS * REGIONS * DOMAINS * ADDRS)
+					if (nb < BATCH &&
+					    total < (size_t)ROUNDS * REGIONS * DOMAINS * ADDRS)
 						continue;
 					t0 = now_s();
-					if (mxs_store_put_batch(st, batch, nb, &nnew, err, sizeof(err)) !=
-					    MXS_OK) {
+					if (mxs_store_put_batch(st, batch, nb, &nnew, err,
+					                        sizeof(err)) != MXS_OK) {
 						fprintf(stderr, "store_bench: %s\n", err);
 						return 1;
 					}
-					t_put += now_s() - t0;
+					t0 = now_s() - t0;
+					t_put += t0;
+					t_round[round] += t0;
+					n_round[round] += nnew;
 					stored += nnew;
 					nb = 0;
 				}
@@ -170,6 +174,11 @@ main(int argc, char **argv)
 	printf("rows stored         %zu in batches of %d\n", stored, BATCH);
 	printf("put_batch time      %.3f s  -> %.0f rows/s (%.0f results/s of %d rows)\n", t_put,
 	       (double)stored / t_put, (double)stored / ADDRS / t_put, ADDRS);
+	for (round = 0; round < ROUNDS; round++)
+		printf("  round %u           %.3f s  -> %.0f rows/s (%s)\n", round, t_round[round],
+		       (double)n_round[round] / t_round[round],
+		       round == 0 ? "every key new: first-observation changes"
+		                  : "steady state: 1% of TLS verdicts flip");
 	printf("wall time           %.3f s  -> %.0f rows/s (row generation included)\n", wall,
 	       (double)stored / wall);
 

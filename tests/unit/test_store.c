@@ -195,8 +195,7 @@ test_reopen_keeps_data(void **state)
 	assert_null(f->st);
 	open_ok(f);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM schema_version"), 1);
-	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 4, &n, f->err,
-	                                  sizeof(f->err)),
+	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 4, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_int_equal(n, 1);
 	assert_string_equal(got[0].leaf_sha256, LEAF_A);
@@ -327,8 +326,7 @@ test_latest_updated(void **state)
 		b[i].days_to_expiry = 59;
 	}
 	assert_int_equal(put(f, b, 4), 4);
-	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 8, &n, f->err,
-	                                  sizeof(f->err)),
+	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 8, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_int_equal(n, 4);
 	for (i = 0; i < n; i++) {
@@ -345,13 +343,12 @@ test_latest_updated(void **state)
 	/* A reason is not a change. */
 	assert_int_equal(nchanges(f, "example.org"), 4);
 	/* Fewer slots than rows: the count says how many there are. */
-	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 1, &n, f->err,
-	                                  sizeof(f->err)),
+	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 1, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_int_equal(n, 4);
-	assert_int_equal(mxs_store_latest(f->st, "absent.example", got, 8, &n, f->err,
-	                                  sizeof(f->err)),
-	                 MXS_OK);
+	assert_int_equal(
+	        mxs_store_latest(f->st, "absent.example", got, 8, &n, f->err, sizeof(f->err)),
+	        MXS_OK);
 	assert_int_equal(n, 0);
 }
 
@@ -376,8 +373,7 @@ test_changes_only_on_change(void **state)
 	assert_int_equal(put(f, &o, 1), 1);
 	assert_int_equal(nchanges(f, "example.org"), 2); /* status flip */
 
-	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 8, &n, f->err,
-	                                   sizeof(f->err)),
+	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 8, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_string_equal(ch[0].what, "tls.status,tls.result_type");
 	assert_string_equal(ch[0].old_values, "tls.status=ok\ntls.result_type=\n");
@@ -400,8 +396,7 @@ test_changes_only_on_change(void **state)
 	mk(&o, 5, T0 + 5 * MINUTE, "example.org", "192.0.2.1", "eu");
 	snprintf(o.leaf_sha256, sizeof(o.leaf_sha256), LEAF_B);
 	assert_int_equal(put(f, &o, 1), 1);
-	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 8, &n, f->err,
-	                                   sizeof(f->err)),
+	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 8, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_int_equal(n, 3);
 	assert_string_equal(ch[0].what, "tls.status,tls.result_type,leaf_sha256");
@@ -421,8 +416,7 @@ test_changes_only_on_change(void **state)
 	o.result_id[1] = 0x67;
 	o.t_ms += MINUTE;
 	assert_int_equal(put(f, &o, 1), 1);
-	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 8, &n, f->err,
-	                                   sizeof(f->err)),
+	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 8, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_int_equal(n, 6);
 	assert_string_equal(ch[0].what, "tlsa");
@@ -448,8 +442,7 @@ test_history_order_and_limit(void **state)
 	}
 	mk(&o, 200, T0, "other.example", "192.0.2.9", "eu");
 	assert_int_equal(put(f, &o, 1), 1);
-	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 3, &n, f->err,
-	                                   sizeof(f->err)),
+	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 3, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_int_equal(n, 3);
 	assert_int_equal(ch[0].t_ms, T0 + 5 * MINUTE);
@@ -479,8 +472,7 @@ test_late_row_does_not_rewind(void **state)
 	assert_int_equal(put(f, b, 1), 1);
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM results"), 3);
 	assert_int_equal(nchanges(f, "example.org"), 2);
-	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 2, &n, f->err,
-	                                  sizeof(f->err)),
+	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 2, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(got[0].t_ms, T0 + MINUTE);
@@ -540,8 +532,7 @@ test_database_failure_rolls_back(void **state)
 	mk(&b[0], 1, T0, "example.org", "192.0.2.1", "eu");
 	mk(&b[1], 2, T0, "example.net", "192.0.2.2", "eu");
 	mk(&b[2], 3, T0 + 1, "boom.example", "192.0.2.3", "eu");
-	assert_int_equal(mxs_store_put_batch(f->st, b, 3, &nnew, f->err, sizeof(f->err)),
-	                 MXS_ESYS);
+	assert_int_equal(mxs_store_put_batch(f->st, b, 3, &nnew, f->err, sizeof(f->err)), MXS_ESYS);
 	assert_int_equal(nnew, 0);
 	assert_non_null(strstr(f->err, "disk on fire"));
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM results"), 0);
@@ -579,9 +570,9 @@ test_retention(void **state)
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM results"), 4);
 	assert_int_equal(sql_int(f, "SELECT min(t_ms) FROM results"), now - 35 * DAY);
 	/* latest and changes are not raw results. */
-	assert_int_equal(mxs_store_latest(f->st, "example.org", NULL, 0, &n, f->err,
-	                                  sizeof(f->err)),
-	                 MXS_OK);
+	assert_int_equal(
+	        mxs_store_latest(f->st, "example.org", NULL, 0, &n, f->err, sizeof(f->err)),
+	        MXS_OK);
 	assert_int_equal(n, 2);
 	assert_int_equal(nchanges(f, "example.org"), 2);
 	/* Nothing left to delete. */
@@ -604,8 +595,7 @@ test_two_handles_share_file(void **state)
 	                 MXS_OK);
 	mk(&o, 1, T0, "example.org", "192.0.2.1", "eu");
 	assert_int_equal(put(f, &o, 1), 1);
-	assert_int_equal(mxs_store_latest(other, "example.org", got, 2, &n, f->err,
-	                                  sizeof(f->err)),
+	assert_int_equal(mxs_store_latest(other, "example.org", got, 2, &n, f->err, sizeof(f->err)),
 	                 MXS_OK);
 	assert_int_equal(n, 1);
 	/* The other handle sees the id as stored. */
@@ -619,21 +609,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_migrates_empty, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_sqlite_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_corrupt_header_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_batch_stored_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_latest_updated, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_changes_only_on_change, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_history_order_and_limit, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_late_row_does_not_rewind, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_invalid_row_rejects_batch, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_database_failure_rolls_back, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_two_handles_share_file, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_open_migrates_empty, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_reopen_keeps_data, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_not_sqlite_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_corrupt_header_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_foreign_database_refused, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_batch_stored_once, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_latest_updated, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_changes_only_on_change, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_history_order_and_limit, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_late_row_does_not_rewind, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_invalid_row_rejects_batch, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_database_failure_rolls_back, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_two_handles_share_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

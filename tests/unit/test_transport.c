@@ -96,6 +96,14 @@ find_pki(void)
 	return -1;
 }
 
+static void
+on_agent_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	(void)arg;
+	if (getenv("MXS_TEST_DEBUG") != NULL)
+		fprintf(stderr, "# agent pipe %u event %d\n", nng_pipe_id(p), (int)ev);
+}
+
 /* Client TLS config: our CA, the collector's name, and a cert/key (or none). */
 static nng_tls_config *
 agent_tls(const char *ca, const char *certkey)
@@ -121,7 +129,10 @@ agent_dial(nng_socket *s, const char *ca, const char *certkey)
 
 	assert_int_equal(nng_req0_open(s), 0);
 	assert_int_equal(nng_socket_set_ms(*s, NNG_OPT_RECVTIMEO, RECV_TIMEOUT), 0);
+	assert_int_equal(nng_socket_set_ms(*s, NNG_OPT_SENDTIMEO, RECV_TIMEOUT), 0);
 	assert_int_equal(nng_socket_set_ms(*s, NNG_OPT_RECONNMINT, 50), 0);
+	assert_int_equal(nng_pipe_notify(*s, NNG_PIPE_EV_ADD_POST, on_agent_pipe, NULL), 0);
+	assert_int_equal(nng_pipe_notify(*s, NNG_PIPE_EV_REM_POST, on_agent_pipe, NULL), 0);
 	assert_int_equal(nng_dialer_create(&d, *s, url), 0);
 	assert_int_equal(nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, c), 0);
 	nng_tls_config_free(c); /* the dialer holds its own reference */
@@ -165,6 +176,40 @@ exchange(nng_socket s, const void *b, size_t n, Mxs__Envelope **reply, uint32_t 
 	return 0;
 }
 
+/* Send bytes as one request on a context of its own and wait ms for a reply;
+ * the context is closed after, which withdraws the request (a REQ socket
+ * would otherwise re-send it on every new pipe).  Returns nng's result. */
+static int
+exchange_ctx(nng_socket s, const void *b, size_t n, nng_duration ms)
+{
+	nng_aio *aio;
+	nng_ctx ctx;
+	nng_msg *m;
+	int rv;
+
+	assert_int_equal(nng_ctx_open(&ctx, s), 0);
+	assert_int_equal(nng_aio_alloc(&aio, NULL, NULL), 0);
+	assert_int_equal(nng_msg_alloc(&m, 0), 0);
+	assert_int_equal(nng_msg_append(m, b, n), 0);
+	nng_aio_set_msg(aio, m);
+	nng_aio_set_timeout(aio, ms);
+	nng_ctx_send(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
+		nng_msg_free(nng_aio_get_msg(aio));
+		goto out;
+	}
+	nng_aio_set_timeout(aio, ms);
+	nng_ctx_recv(ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) == 0)
+		nng_msg_free(nng_aio_get_msg(aio));
+out:
+	nng_ctx_close(ctx);
+	nng_aio_free(aio);
+	return rv;
+}
+
 static int
 hello(nng_socket s, const char *name, const char *pad, Mxs__Envelope **reply, uint32_t *pipe)
 {
@@ -190,7 +235,10 @@ hello(nng_socket s, const char *name, const char *pad, Mxs__Envelope **reply, ui
 		h.capabilities = caps;
 	}
 	assert_int_equal(mxs_wire_pack(&env, MXS_WIRE_MSG_MAX, &b, &n, NULL, 0), MXS_OK);
-	rv = exchange(s, b, n, reply, pipe);
+	if (reply == NULL) /* fire and forget, on a context */
+		rv = exchange_ctx(s, b, n, RECV_TIMEOUT);
+	else
+		rv = exchange(s, b, n, reply, pipe);
 	free(b);
 	return rv;
 }
@@ -203,6 +251,8 @@ on_pipe(nng_pipe p, nng_pipe_ev ev, void *arg)
 	bool v = false;
 
 	(void)arg;
+	if (getenv("MXS_TEST_DEBUG") != NULL)
+		fprintf(stderr, "# collector pipe %u event %d\n", nng_pipe_id(p), (int)ev);
 	if (ev != NNG_PIPE_EV_ADD_POST)
 		return;
 	atomic_fetch_add(&pipes_added, 1);
@@ -290,7 +340,8 @@ collector_start(void)
 		goto out;
 	if (nng_rep0_open(&rep) != 0 || nng_socket_set_ms(rep, NNG_OPT_RECVTIMEO, 100) != 0 ||
 		nng_socket_set_size(rep, NNG_OPT_RECVMAXSZ, TEST_RECV_MAX) != 0 ||
-		nng_pipe_notify(rep, NNG_PIPE_EV_ADD_POST, on_pipe, NULL) != 0)
+		nng_pipe_notify(rep, NNG_PIPE_EV_ADD_POST, on_pipe, NULL) != 0 ||
+		nng_pipe_notify(rep, NNG_PIPE_EV_REM_POST, on_pipe, NULL) != 0)
 		goto out;
 	for (i = 0; i < 50; i++) {
 		port = PORT_BASE + (base + i * 97) % PORT_SPAN;
@@ -431,15 +482,18 @@ test_oversized_dropped(void **state)
 	assert_int_equal(agent_dial_file(&s, "ca.crt", "agents/ams-1.pem"), 0);
 	assert_int_equal(hello(s, "ams-1", NULL, &r, &p1), 0);
 	mxs_wire_free(&r);
-	/* nng drops a message above RECVMAXSZ (and the pipe): no reply. */
-	assert_int_equal(hello(s, "ams-1", pad, &r, NULL), NNG_ETIMEDOUT);
-	assert_null(r);
+	/* nng drops a message above RECVMAXSZ (and the pipe): no reply.  Sent
+	 * on a context that is closed after the timeout: a socket-level REQ
+	 * request would be re-sent on every redialled pipe, and nng 1.5.2 was
+	 * seen to hang in nng_close on such a socket. */
+	assert_int_equal(hello(s, "ams-1", pad, NULL, NULL), NNG_ETIMEDOUT);
 	assert_int_equal(atomic_load(&requests), before + 1);
-	/* The listener still serves: the same agent (redialled) and a new one. */
+	/* The same agent socket (redialled by nng) is served again. */
 	assert_int_equal(hello(s, "ams-1", NULL, &r, &p2), 0);
 	assert_true(r->hello_reply->accepted);
 	assert_int_not_equal(p1, p2);
 	mxs_wire_free(&r);
+	/* And the listener serves another agent alongside. */
 	assert_int_equal(agent_dial_file(&s2, "ca.crt", "agents/ams-1.pem"), 0);
 	assert_int_equal(hello(s2, "ams-1", NULL, &r, NULL), 0);
 	assert_true(r->hello_reply->accepted);

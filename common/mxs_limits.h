@@ -51,6 +51,13 @@
 #define MXS_TLSA_DATA_MAX  8192          /* octets of a Full(0) association; longer is malformed */
 #define MXS_DANE_CHAIN_MAX MXS_CHAIN_MAX /* presented certificates offered to DANE matching */
 
+/* Agent <-> collector wire (protobuf over nng). */
+#define MXS_WIRE_MSG_MAX (4 * 1024 * 1024) /* bytes in one Envelope; nng's RECVMAXSZ */
+#define MXS_WIRE_UNPACK_MEM_MAX                                                                    \
+	(64 * 1024 * 1024)       /* heap one unpack may use (tiny                                  \
+	                            submessages decode to big structs) */
+#define MXS_WIRE_ERRTEXT_MAX 256 /* bytes of Error.text sent to a peer */
+
 /* Configuration files. */
 #define MXS_CONF_FILE_MAX (1024 * 1024)
 

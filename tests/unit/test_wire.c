@@ -30,10 +30,10 @@ round_trip(const Mxs__Envelope *env)
 	size_t n;
 
 	assert_int_equal(mxs_wire_pack(env, MXS_WIRE_MSG_MAX, &buf, &n, errbuf, sizeof(errbuf)),
-		MXS_OK);
-	assert_int_equal(mxs_wire_unpack(buf, n, MXS_WIRE_MSG_MAX, &back, &why, errbuf,
-				 sizeof(errbuf)),
-		MXS_OK);
+	                 MXS_OK);
+	assert_int_equal(
+	        mxs_wire_unpack(buf, n, MXS_WIRE_MSG_MAX, &back, &why, errbuf, sizeof(errbuf)),
+	        MXS_OK);
 	assert_int_equal(why, MXS__ERROR_CODE__ERROR_UNSPECIFIED);
 	free(buf);
 	assert_non_null(back);
@@ -204,7 +204,7 @@ test_result_batch_ack(void **state)
 	assert_memory_equal(back->result_batch->results[0]->id.data, id1, 16);
 	assert_memory_equal(back->result_batch->results[1]->id.data, id2, 16);
 	assert_string_equal(back->result_batch->results[0]->addresses[0]->tls->result_type,
-		"starttls-not-supported");
+	                    "starttls-not-supported");
 	mxs_wire_free(&back);
 
 	env_init(&env, 4);
@@ -338,8 +338,8 @@ test_truncated(void **state)
 		copy = malloc(cut + 1); /* exact size, so ASan sees any over-read */
 		assert_non_null(copy);
 		memcpy(copy, buf, cut);
-		assert_int_not_equal(mxs_wire_unpack(copy, cut, MXS_WIRE_MSG_MAX, &back, NULL, NULL, 0),
-			MXS_OK);
+		assert_int_not_equal(
+		        mxs_wire_unpack(copy, cut, MXS_WIRE_MSG_MAX, &back, NULL, NULL, 0), MXS_OK);
 		assert_null(back);
 		free(copy);
 	}
@@ -354,19 +354,19 @@ test_huge_length_prefix(void **state)
 	/* version 1, then field 14 (result_batch) claiming 2^31 bytes. */
 	static const uint8_t b1[] = {0x08, 0x01, 0x72, 0x80, 0x80, 0x80, 0x80, 0x08, 0x0a, 0x00};
 	/* A ProbeResult id claiming 2 GiB inside a well-formed batch length. */
-	static const uint8_t b2[] = {0x08, 0x01, 0x72, 0x08, 0x12, 0x06, 0x0a, 0x80, 0x80, 0x80,
-		0x80, 0x08};
+	static const uint8_t b2[] = {0x08, 0x01, 0x72, 0x08, 0x12, 0x06,
+	                             0x0a, 0x80, 0x80, 0x80, 0x80, 0x08};
 	/* A varint that never ends. */
-	static const uint8_t b3[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-		0xff, 0xff, 0x01};
+	static const uint8_t b3[] = {0x08, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	                             0xff, 0xff, 0xff, 0xff, 0xff, 0x01};
 
 	(void)state;
 	assert_int_equal(refuse(b1, sizeof(b1), MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_MALFORMED),
-		MXS_ESYNTAX);
+	                 MXS_ESYNTAX);
 	assert_int_equal(refuse(b2, sizeof(b2), MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_MALFORMED),
-		MXS_ESYNTAX);
+	                 MXS_ESYNTAX);
 	assert_int_equal(refuse(b3, sizeof(b3), MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_MALFORMED),
-		MXS_ESYNTAX);
+	                 MXS_ESYNTAX);
 }
 
 static void
@@ -389,14 +389,14 @@ test_size_limit(void **state)
 	env.hello = &h;
 	/* The writer refuses to produce it... */
 	assert_int_equal(mxs_wire_pack(&env, MXS_WIRE_MSG_MAX, &buf, &n, errbuf, sizeof(errbuf)),
-		MXS_ELIMIT);
+	                 MXS_ELIMIT);
 	assert_null(buf);
 	assert_int_equal(n, 0);
 	/* ...and a reader refuses it before decoding a byte. */
 	assert_int_equal(mxs_wire_pack(&env, SIZE_MAX, &buf, &n, NULL, 0), MXS_OK);
 	assert_true(n > MXS_WIRE_MSG_MAX);
 	assert_int_equal(refuse(buf, n, MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_TOO_LARGE),
-		MXS_ELIMIT);
+	                 MXS_ELIMIT);
 	/* The limit is the caller's: exactly n passes, n - 1 does not. */
 	assert_int_equal(mxs_wire_unpack(buf, n, n, &back, NULL, NULL, 0), MXS_OK);
 	mxs_wire_free(&back);
@@ -426,7 +426,8 @@ test_amplification(void **state)
 		b[n++] = 0x00;
 	}
 	assert_true(n <= MXS_WIRE_MSG_MAX);
-	assert_int_equal(refuse(b, n, MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_TOO_LARGE), MXS_ELIMIT);
+	assert_int_equal(refuse(b, n, MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_TOO_LARGE),
+	                 MXS_ELIMIT);
 	free(b);
 }
 
@@ -437,18 +438,22 @@ test_unknown_fields_ignored(void **state)
 {
 	/* Hand-encoded: version 1, seq 7, hello{name "abc", field 99 "xyz"
 	 * (a field a newer agent added)}, then envelope field 200 varint 5. */
-	static const uint8_t b[] = {0x08, 0x01, 0x10, 0x07, 0x52, 0x0b, 0x0a, 0x03, 'a', 'b', 'c',
-		0x9a, 0x06, 0x03, 'x', 'y', 'z', 0xc0, 0x0c, 0x05};
+	static const uint8_t b[] = {0x08, 0x01, 0x10, 0x07, 0x52, 0x0b, 0x0a, 0x03, 'a',  'b',
+	                            'c',  0x9a, 0x06, 0x03, 'x',  'y',  'z',  0xc0, 0x0c, 0x05};
 	Mxs__Envelope *env;
 
 	(void)state;
-	assert_int_equal(mxs_wire_unpack(b, sizeof(b), MXS_WIRE_MSG_MAX, &env, NULL, errbuf,
-				 sizeof(errbuf)),
-		MXS_OK);
+	assert_int_equal(
+	        mxs_wire_unpack(b, sizeof(b), MXS_WIRE_MSG_MAX, &env, NULL, errbuf, sizeof(errbuf)),
+	        MXS_OK);
 	assert_int_equal(env->seq, 7);
 	assert_int_equal(env->body_case, MXS__ENVELOPE__BODY_HELLO);
 	assert_string_equal(env->hello->agent_name, "abc");
 	assert_null(env->hello->region);
+	/* Kept aside, not interpreted (and re-emitted if the message is packed). */
+	assert_int_equal(env->hello->base.n_unknown_fields, 1);
+	assert_int_equal(env->hello->base.unknown_fields[0].tag, 99);
+	assert_int_equal(env->base.n_unknown_fields, 1);
 	mxs_wire_free(&env);
 }
 
@@ -461,7 +466,7 @@ test_legacy_results_ignored(void **state)
 
 	(void)state;
 	assert_int_equal(mxs_wire_unpack(b, sizeof(b), MXS_WIRE_MSG_MAX, &env, NULL, NULL, 0),
-		MXS_OK);
+	                 MXS_OK);
 	assert_int_equal(env->body_case, MXS__ENVELOPE__BODY_HELLO);
 	mxs_wire_free(&env);
 }
@@ -469,9 +474,9 @@ test_legacy_results_ignored(void **state)
 static void
 test_version_and_body(void **state)
 {
-	static const uint8_t v2[] = {0x08, 0x02, 0x52, 0x00};         /* version 2, hello{} */
-	static const uint8_t v0[] = {0x52, 0x00};                     /* no version */
-	static const uint8_t nobody[] = {0x08, 0x01, 0x10, 0x05};     /* version 1, seq 5 */
+	static const uint8_t v2[] = {0x08, 0x02, 0x52, 0x00};           /* version 2, hello{} */
+	static const uint8_t v0[] = {0x52, 0x00};                       /* no version */
+	static const uint8_t nobody[] = {0x08, 0x01, 0x10, 0x05};       /* version 1, seq 5 */
 	static const uint8_t future[] = {0x08, 0x01, 0x92, 0x01, 0x00}; /* field 18: newer body */
 	static const uint8_t empty[1] = {0};
 	Mxs__Envelope env;
@@ -480,21 +485,21 @@ test_version_and_body(void **state)
 
 	(void)state;
 	assert_int_equal(refuse(v2, sizeof(v2), MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_VERSION),
-		MXS_EINVAL);
+	                 MXS_EINVAL);
 	assert_non_null(strstr(errbuf, "version 2"));
 	assert_int_equal(refuse(v0, sizeof(v0), MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_VERSION),
-		MXS_EINVAL);
+	                 MXS_EINVAL);
 	assert_int_equal(refuse(empty, 0, MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_VERSION),
-		MXS_EINVAL);
+	                 MXS_EINVAL);
 	assert_int_equal(refuse(NULL, 0, MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_VERSION),
-		MXS_EINVAL);
+	                 MXS_EINVAL);
 	assert_int_equal(refuse(nobody, sizeof(nobody), MXS_WIRE_MSG_MAX,
-				 MXS__ERROR_CODE__ERROR_BAD_REQUEST),
-		MXS_EINVAL);
+	                        MXS__ERROR_CODE__ERROR_BAD_REQUEST),
+	                 MXS_EINVAL);
 	assert_non_null(strstr(errbuf, "no body"));
 	assert_int_equal(refuse(future, sizeof(future), MXS_WIRE_MSG_MAX,
-				 MXS__ERROR_CODE__ERROR_BAD_REQUEST),
-		MXS_EINVAL);
+	                        MXS__ERROR_CODE__ERROR_BAD_REQUEST),
+	                 MXS_EINVAL);
 	assert_non_null(strstr(errbuf, "unknown (field 18)"));
 
 	/* The writer refuses what the reader would. */
@@ -511,17 +516,17 @@ static void
 test_result_id_length(void **state)
 {
 	/* result_batch{results{id: 15 bytes}} */
-	uint8_t b[] = {0x08, 0x01, 0x72, 0x13, 0x12, 0x11, 0x0a, 0x0f, 1, 2, 3, 4, 5, 6, 7, 8, 9,
-		10, 11, 12, 13, 14, 15};
+	uint8_t b[] = {0x08, 0x01, 0x72, 0x13, 0x12, 0x11, 0x0a, 0x0f, 1,  2,  3, 4,
+	               5,    6,    7,    8,    9,    10,   11,   12,   13, 14, 15};
 	/* result_batch{results{}}: no id at all */
 	static const uint8_t noid[] = {0x08, 0x01, 0x72, 0x02, 0x12, 0x00};
 
 	(void)state;
 	assert_int_equal(refuse(b, sizeof(b), MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_BAD_REQUEST),
-		MXS_EINVAL);
-	assert_int_equal(refuse(noid, sizeof(noid), MXS_WIRE_MSG_MAX,
-				 MXS__ERROR_CODE__ERROR_BAD_REQUEST),
-		MXS_EINVAL);
+	                 MXS_EINVAL);
+	assert_int_equal(
+	        refuse(noid, sizeof(noid), MXS_WIRE_MSG_MAX, MXS__ERROR_CODE__ERROR_BAD_REQUEST),
+	        MXS_EINVAL);
 }
 
 static void
@@ -538,7 +543,7 @@ test_error_reply(void **state)
 	text[0] = '\xff';
 	text[1] = '\n';
 	assert_int_equal(mxs_wire_error_reply(42, MXS__ERROR_CODE__ERROR_MALFORMED, text, &buf, &n),
-		MXS_OK);
+	                 MXS_OK);
 	assert_int_equal(mxs_wire_unpack(buf, n, MXS_WIRE_MSG_MAX, &env, NULL, NULL, 0), MXS_OK);
 	assert_int_equal(env->seq, 42);
 	assert_int_equal(env->body_case, MXS__ENVELOPE__BODY_ERROR);
@@ -549,7 +554,7 @@ test_error_reply(void **state)
 	free(buf);
 
 	assert_int_equal(mxs_wire_error_reply(0, MXS__ERROR_CODE__ERROR_INTERNAL, NULL, &buf, &n),
-		MXS_OK);
+	                 MXS_OK);
 	assert_int_equal(mxs_wire_unpack(buf, n, MXS_WIRE_MSG_MAX, &env, NULL, NULL, 0), MXS_OK);
 	assert_string_equal(env->error->text, "");
 	mxs_wire_free(&env);
@@ -562,21 +567,21 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_hello),
-		cmocka_unit_test(test_hello_reply),
-		cmocka_unit_test(test_jobs),
-		cmocka_unit_test(test_result_batch_ack),
-		cmocka_unit_test(test_error_heartbeat),
-		cmocka_unit_test(test_random_bytes),
-		cmocka_unit_test(test_truncated),
-		cmocka_unit_test(test_huge_length_prefix),
-		cmocka_unit_test(test_size_limit),
-		cmocka_unit_test(test_amplification),
-		cmocka_unit_test(test_unknown_fields_ignored),
-		cmocka_unit_test(test_legacy_results_ignored),
-		cmocka_unit_test(test_version_and_body),
-		cmocka_unit_test(test_result_id_length),
-		cmocka_unit_test(test_error_reply),
+	        cmocka_unit_test(test_hello),
+	        cmocka_unit_test(test_hello_reply),
+	        cmocka_unit_test(test_jobs),
+	        cmocka_unit_test(test_result_batch_ack),
+	        cmocka_unit_test(test_error_heartbeat),
+	        cmocka_unit_test(test_random_bytes),
+	        cmocka_unit_test(test_truncated),
+	        cmocka_unit_test(test_huge_length_prefix),
+	        cmocka_unit_test(test_size_limit),
+	        cmocka_unit_test(test_amplification),
+	        cmocka_unit_test(test_unknown_fields_ignored),
+	        cmocka_unit_test(test_legacy_results_ignored),
+	        cmocka_unit_test(test_version_and_body),
+	        cmocka_unit_test(test_result_id_length),
+	        cmocka_unit_test(test_error_reply),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

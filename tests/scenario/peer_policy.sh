@@ -86,40 +86,16 @@ resolver=${VALIDATING_RESOLVER:-192.0.2.54}
 resolver6=${VALIDATING_RESOLVER_V6:-}
 netns_resolv=/etc/netns/$AGENT_NS/resolv.conf
 
-for f in "$query" "$ptf" "$agent"; do
-	[ -x "$f" ] || { echo "FAIL: $f is not executable"; exit 1; }
-done
-for f in "$ca" "$scenarios" "$explain_file" "$netns_resolv"; do
-	[ -r "$f" ] || { echo "FAIL: cannot read $f"; exit 1; }
-done
+require_exec "$query" "$ptf" "$agent"
+require_readable "$ca" "$scenarios" "$explain_file" "$netns_resolv"
 for t in python3 unshare drill; do
 	command -v "$t" >/dev/null || { echo "FAIL: $t not found"; exit 1; }
 done
 
-work=$(mktemp -d /tmp/mxs-peer-policy.XXXXXX)
-cleanup() {
-	if [ "$fail" -eq 0 ] && [ "${MXS_PEER_KEEP:-}" != 1 ]; then
-		rm -rf "$work"
-	else
-		echo "logs kept in $work"
-	fi
-}
-trap cleanup EXIT
+peer_workdir mxs-peer-policy
 mkdir -p "$work/cf" "$work/sts" "$work/dane"
-
-# A private Postfix configuration (posttls-finger reads main.cf from
-# MAIL_CONFIG): DNSSEC-aware lookups, no DNSSEC probe (it would wait for a
-# root NS answer the world does not give), the world's HELO name.
-# Backdated: Postfix waits for a main.cf younger than a second or two.
-cat >"$work/cf/main.cf" <<EOF
-compatibility_level = 3.6
-myhostname = $HELO_NAME
-inet_protocols = all
-smtp_dns_support_level = dnssec
-smtp_host_lookup = dns
-dnssec_probe =
-EOF
-touch -d '-1 minute' "$work/cf/main.cf"
+# A private Postfix configuration (see ptf_main_cf), DNSSEC-aware lookups.
+ptf_main_cf dnssec
 {
 	echo "nameserver $resolver"
 	[ -z "$resolver6" ] || echo "nameserver $resolver6"
@@ -156,7 +132,6 @@ check "scenario table has sts-* and dane-* domains (${#sts_domains[@]}, ${#dane_
 	test "${#sts_domains[@]}" -gt 1 -a "${#dane_domains[@]}" -gt 4
 
 # ------------------------------------------------------------------ runners
-fname() { printf '%s' "$1" | tr -c 'A-Za-z0-9.\n-' '_'; }
 # timed LOG LIMIT CMD...: run CMD with output to LOG, exit status to LOG.rc,
 # milliseconds and command to LOG.ms.
 timed() {
@@ -185,11 +160,7 @@ ptf_run() {
 	MAIL_CONFIG=$work/cf timed "$work/dane/$(fname "$1").log" "$ptf_limit" \
 		"${private_resolv[@]}" "$ptf" -v -t 5 -T 5 -l dane -L routine,certmatch "$1"
 }
-jobs_max=${MXS_PEER_JOBS:-8}
-spawn() {
-	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
-	"$@" &
-}
+jobs_max=${MXS_PEER_JOBS:-8} # for spawn
 
 # The private resolv.conf is what posttls-finger's processes see.
 seen=$("${private_resolv[@]}" cat /etc/resolv.conf 2>&1)
@@ -198,41 +169,20 @@ check "posttls-finger's mount namespace sees the private resolv.conf (validating
 
 # Our agent first and alone, so that the peers' load does not shape its
 # verdicts; then both peers, in parallel.
-start=$(date +%s%N)
-ip netns exec "$AGENT_NS" "$agent" -c "$AGENT_CONF" probe --json "${probe_domains[@]}" \
-	>"$work/agent.json" 2>"$work/agent.err"
-agent_rc=$?
-agent_ms=$((($(date +%s%N) - start) / 1000000))
+run_agent "${probe_domains[@]}"
 for d in "${dane_domains[@]}"; do spawn ptf_run "$d"; done
 for d in "${sts_domains[@]}"; do spawn sts_run "$d"; done
 wait
 elapsed_ms=$((($(date +%s%N) - start) / 1000000))
 
-check "agent exits 0 (rc $agent_rc)" [ "$agent_rc" -eq 0 ]
-if ! jq -e 'type == "array"' "$work/agent.json" >/dev/null 2>&1; then
-	echo "FAIL: the agent printed no JSON array:"
-	head -c 2000 "$work/agent.err"
-	fail=$((fail + 1))
-	exit 1
-fi
+check_agent_json
 check "/etc/netns/$AGENT_NS/resolv.conf unchanged" [ "$(sha256sum <"$netns_resolv")" = "$netns_resolv_sum" ]
 
 # ------------------------------------------------------ explanations
-declare -A exp_text exp_used
-while IFS=$'\t' read -r d a text; do
-	case "$d" in '' | '#'*) continue ;; esac
-	exp_text[$d|$a]=$text
-	exp_used[$d|$a]=0
-done <"$explain_file"
+load_explanations "$explain_file"
 
 # ------------------------------------------------------------ table helpers
-short() { # TEXT WIDTH
-	local s=$1
-	[ "${#s}" -le "$2" ] || s="${s:0:$(($2 - 3))}..."
-	printf '%s' "$s"
-}
 transient() { case "$1" in temporary) return 0 ;; esac; return 1; }
-classified() { case "$1" in '' | - | none | missing | unknown) return 1 ;; esac; }
 row() { printf '%-24s %-12s %-56s %-56s %s\n' "$@"; }
 details=()
 raws=()
@@ -246,20 +196,11 @@ judge() {
 	if [ "$oc" = "$pc" ] && [ -z "$mm" ]; then
 		agree=yes ok=1
 	else
-		e=
-		if [ -n "${exp_text[$d|$a]:-}" ]; then e="$d|$a"; elif [ -n "${exp_text[$d|*]:-}" ]; then e="$d|*"; fi
 		if ! classified "$oc" || ! classified "$pc"; then
 			# Nothing to compare: no explanation can apply.
 			agree="NO, unclassified" ok=0 e=
-		elif [ -n "$e" ] && { transient "$oc" || transient "$pc"; }; then
-			# A timeout is no finding: it cannot confirm the explanation.
-			agree="NO, transient" ok=0
-			exp_used[$e]=$((exp_used[$e] + 1))
-		elif [ -n "$e" ]; then
-			agree="NO, explained" ok=1
-			exp_used[$e]=$((exp_used[$e] + 1))
 		else
-			agree=NO ok=0
+			judge_disagreement "$d" "$a" "$oc" "$pc"
 		fi
 		details+=("$t $d $a: mxsentry $oc ($or; $ow)")
 		details+=("$t $d $a: $peer_name $pc ($pr)")
@@ -624,25 +565,16 @@ done
 echo
 echo "Raw verdicts (mxsentry: verdict statuses and the deciding reason; peers: the deciding line):"
 printf '  %s\n' "${raws[@]}"
-for e in "${!exp_text[@]}"; do
-	check "explanation for ${e/|/ } still describes a disagreement" [ "${exp_used[$e]}" -gt 0 ]
-	check "explanation for ${e/|/ } names a compared domain" \
-		sh -c 'printf "%s\n" "$@" | grep -qxF "$0"' "${e%%|*}" "${sts_domains[@]}" "${dane_domains[@]}"
-done
-if [ "${#details[@]}" -gt 0 ]; then
-	echo
-	echo "Disagreements:"
-	printf '  %s\n' "${details[@]}"
-fi
+is_compared_domain() { printf '%s\n' "${sts_domains[@]}" "${dane_domains[@]}" | grep -qxF "$1"; }
+check_explanations "a compared domain" is_compared_domain
+print_details
 
-# The world must still be whole: a DNS server or resolver that died mid-run
-# would turn verdicts into timeouts.
-check "world DNS still answers" sh -c "ip netns exec '$AGENT_NS' drill @'$DNS_V4' '$ZONE' SOA 2>/dev/null | grep -q 'SOA'"
+# The world must still be whole: its DNS server and the validating resolver.
+check_world_dns
 check "validating resolver still answers $ZONE securely (AD)" \
 	sh -c "ip netns exec '$AGENT_NS' drill -D @'$resolver' '$ZONE' SOA 2>/dev/null | grep -q 'flags:.* ad'"
 
 echo
-slowest=$(cat "$work"/sts/*.ms "$work"/dane/*.ms | sort -n | tail -n 1)
-echo "slowest peer run: ${slowest%% *} ms (${slowest#* })"
+report_slowest peer "$work"/sts/*.ms "$work"/dane/*.ms
 echo "compared ${#sts_domains[@]} MTA-STS domains and ${#dane_domains[@]} DANE domains (${#drows[@]} rows): mxsentry $agent_ms ms, all tools $elapsed_ms ms"
 summary

@@ -30,38 +30,14 @@ explain_file=$here/peer_posttls.explain
 scenarios=${WORLD_SCENARIOS:-$src/tests/world/scenarios.tsv}
 ca=$PKI_DIR/root.pem
 
-for f in "$ptf" "$agent"; do
-	[ -x "$f" ] || { echo "FAIL: $f is not executable"; exit 1; }
-done
+require_exec "$ptf" "$agent"
 # posttls-finger silently disables TLS when its CAfile cannot be read.
-for f in "$ca" "$scenarios" "$explain_file"; do
-	[ -r "$f" ] || { echo "FAIL: cannot read $f"; exit 1; }
-done
+require_readable "$ca" "$scenarios" "$explain_file"
 
-work=$(mktemp -d /tmp/mxs-peer.XXXXXX)
-cleanup() {
-	if [ "$fail" -eq 0 ] && [ "${MXS_PEER_KEEP:-}" != 1 ]; then
-		rm -rf "$work"
-	else
-		echo "logs kept in $work"
-	fi
-}
-trap cleanup EXIT
+peer_workdir mxs-peer
 mkdir -p "$work/cf" "$work/dom" "$work/pin"
-
-# A private Postfix configuration: posttls-finger reads main.cf from
-# MAIL_CONFIG.  No DNSSEC probe (it would wait for a root NS answer the world
-# does not give), the world's HELO name, both address families.  Backdated:
-# Postfix waits for a main.cf younger than a second or two to settle.
-cat >"$work/cf/main.cf" <<EOF
-compatibility_level = 3.6
-myhostname = $HELO_NAME
-inet_protocols = all
-smtp_dns_support_level = enabled
-smtp_host_lookup = dns
-dnssec_probe =
-EOF
-touch -d '-1 minute' "$work/cf/main.cf"
+# A private Postfix configuration (see ptf_main_cf), plain DNS lookups.
+ptf_main_cf enabled
 
 # ---------------------------------------------------------------- scenarios
 # rows: "domain|address" in table order; address "-" for a domain that has
@@ -96,8 +72,6 @@ ptf_run() {
 	echo $? >"$log.rc"
 	echo "$((($(date +%s%N) - t0) / 1000000)) $*" >"$log.ms"
 }
-# fname STRING: a file name for a domain or address.
-fname() { printf '%s' "$1" | tr -c 'A-Za-z0-9.\n-' '_'; }
 # pin_run DOMAIN ADDRESS HOST
 pin_run() {
 	local dest="[$2]"
@@ -105,22 +79,14 @@ pin_run() {
 	ptf_run "$work/pin/$(fname "$1")@$(fname "$2").log" "$dest" "$3"
 }
 
-# spawn CMD...: in the background, at most $jobs_max at a time.  A limit,
-# because the machine may have few CPUs: a burst of posttls-finger and smtpd
-# processes slows every DNS answer and turns verdicts into timeouts.
+# spawn runs at most $jobs_max at a time.  A limit, because the machine may
+# have few CPUs: a burst of posttls-finger and smtpd processes slows every
+# DNS answer and turns verdicts into timeouts.
 jobs_max=${MXS_PEER_JOBS:-16}
-spawn() {
-	while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
-	"$@" &
-}
 
 # Our agent first and alone, so that the peer's load does not shape its
 # verdicts; then every posttls-finger run.
-start=$(date +%s%N)
-ip netns exec "$AGENT_NS" "$agent" -c "$AGENT_CONF" probe --json "${domains[@]}" \
-	>"$work/agent.json" 2>"$work/agent.err"
-agent_rc=$?
-agent_ms=$((($(date +%s%N) - start) / 1000000))
+run_agent "${domains[@]}"
 declare -A has_v6
 for r in "${rows[@]}"; do
 	case "${r#*|}" in *:*) has_v6[${r%%|*}]=1 ;; esac
@@ -140,13 +106,7 @@ wait
 # One TSV line per address: DOMAIN ADDRESS HOST CLASS REASON RAW, and one per
 # domain with ADDRESS "-": the class that applies when the agent has no
 # address for it (DNS outcome), or "-" when it probed addresses.
-check "agent exits 0 (rc $agent_rc)" [ "$agent_rc" -eq 0 ]
-if ! jq -e 'type == "array"' "$work/agent.json" >/dev/null 2>&1; then
-	echo "FAIL: the agent printed no JSON array:"
-	head -c 2000 "$work/agent.err"
-	fail=$((fail + 1))
-	exit 1
-fi
+check_agent_json
 jq -r '
 def clean: tostring | gsub("[\t\r\n]"; " ");
 def acls:
@@ -440,21 +400,10 @@ for r in "${rows[@]}"; do
 done
 
 # ------------------------------------------------------------ explanations
-declare -A exp_text exp_used
-while IFS=$'\t' read -r d a text; do
-	case "$d" in '' | '#'*) continue ;; esac
-	exp_text[$d|$a]=$text
-	exp_used[$d|$a]=0
-done <"$explain_file"
+load_explanations "$explain_file"
 
 # ------------------------------------------------------------------- table
-short() { # TEXT WIDTH
-	local s=$1
-	[ "${#s}" -le "$2" ] || s="${s:0:$(($2 - 3))}..."
-	printf '%s' "$s"
-}
 transient() { case "$1" in temporary | dns-temporary) return 0 ;; esac; return 1; }
-classified() { case "$1" in '' | - | none | missing | unknown) return 1 ;; esac; }
 row() { printf '%-20s %-15s %-50s %-50s %s\n' "$@"; }
 echo
 row DOMAIN ADDRESS "MXSENTRY" "POSTTLS-FINGER (verify)" "AGREE?"
@@ -473,21 +422,7 @@ for r in "${rows[@]}"; do
 		[ "$oc" = "$pc" ] || agree="yes*"
 		ok=1
 	else
-		e=
-		if [ -n "${exp_text[$d|$a]:-}" ]; then e="$d|$a"; elif [ -n "${exp_text[$d|*]:-}" ]; then e="$d|*"; fi
-		if [ -n "$e" ] && { transient "$oc" || transient "$pc"; }; then
-			# A timeout is no finding: it cannot confirm the explanation.
-			agree="NO, transient"
-			exp_used[$e]=$((exp_used[$e] + 1))
-			ok=0
-		elif [ -n "$e" ]; then
-			agree="NO, explained"
-			exp_used[$e]=$((exp_used[$e] + 1))
-			ok=1
-		else
-			agree="NO"
-			ok=0
-		fi
+		judge_disagreement "$d" "$a" "$oc" "$pc"
 		details+=("$d $a: mxsentry trusted=$ot ($oc: ${o_raw[$r]}; ${o_why[$r]})")
 		details+=("$d $a: posttls-finger trusted=$pt ($pc: ${p_raw[$r]})")
 		[ -n "$e" ] && details+=("$d $a: explained: ${exp_text[$e]}")
@@ -500,22 +435,14 @@ echo "(yes* = both say not trusted, for differently named reasons)"
 echo
 echo "Raw verdicts (mxsentry: verdict statuses and the deciding reason; posttls-finger: the deciding log line):"
 printf '  %s\n' "${raws[@]}"
-for e in "${!exp_text[@]}"; do
-	check "explanation for ${e/|/ } still describes a disagreement" [ "${exp_used[$e]}" -gt 0 ]
-	check "explanation for ${e/|/ } names a scenario domain" [ -n "${seen_dom[${e%%|*}]:-}" ]
-done
-if [ "${#details[@]}" -gt 0 ]; then
-	echo
-	echo "Disagreements:"
-	printf '  %s\n' "${details[@]}"
-fi
+is_scenario_domain() { [ -n "${seen_dom[$1]:-}" ]; }
+check_explanations "a scenario domain" is_scenario_domain
+print_details
 
-# The world must still be whole: a DNS server that died mid-run would turn
-# verdicts into timeouts.
-check "world DNS still answers" sh -c "ip netns exec '$AGENT_NS' drill @'$DNS_V4' '$ZONE' SOA 2>/dev/null | grep -q 'SOA'"
+# The world must still be whole.
+check_world_dns
 
 echo
-slowest=$(cat "$work"/dom/*.ms "$work"/pin/*.ms | sort -n | tail -n 1)
-echo "slowest posttls-finger run: ${slowest%% *} ms (${slowest#* })"
+report_slowest posttls-finger "$work"/dom/*.ms "$work"/pin/*.ms
 echo "probed ${#domains[@]} domains (${#rows[@]} rows): mxsentry $agent_ms ms, both tools $elapsed_ms ms"
 summary

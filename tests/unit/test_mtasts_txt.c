@@ -21,6 +21,7 @@
 
 #include "dns_wire.h"
 #include "mtasts_txt.h"
+#include "testvec.h"
 #include "txt_record.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -153,53 +154,6 @@ judge_packet(const struct pk *p, const char *qname, struct mxs_mtasts_txt_result
 
 /* ---- vector files ---- */
 
-struct tally {
-	const char *file;
-	size_t n, pass, rfc; /* rfc: passed on the RFC verdict, upstream differs */
-};
-
-static json_t *
-load(const char *rel, json_t **cases)
-{
-	const char *base = getenv("MXS_SHARED_DATA");
-	char path[1024];
-	json_error_t je;
-	json_t *root;
-	int n;
-
-	if (base == NULL) {
-		print_message("MXS_SHARED_DATA not set: vectors not run\n");
-		skip();
-	}
-	n = snprintf(path, sizeof(path), "%s/policy-vectors/%s", base, rel);
-	assert_true(n > 0 && (size_t)n < sizeof(path));
-	if ((root = json_load_file(path, 0, &je)) == NULL)
-		fail_msg("%s: %s (line %d)", path, je.text, je.line);
-	*cases = json_object_get(root, "cases");
-	assert_true(json_is_array(*cases) && json_array_size(*cases) > 0);
-	return root;
-}
-
-static void
-tally_one(struct tally *t, size_t i, int ok, const char *what)
-{
-	t->n++;
-	if (ok)
-		t->pass++;
-	else
-		print_message("  FAIL %s #%zu: %s\n", t->file, i, what);
-}
-
-static void
-tally_end(const struct tally *t)
-{
-	print_message("%s: %zu vectors, %zu passed", t->file, t->n, t->pass);
-	if (t->rfc > 0)
-		print_message(" (%zu on the RFC verdict where upstream differs)", t->rfc);
-	print_message("\n");
-	assert_int_equal(t->pass, t->n);
-}
-
 static enum mxs_txt_verdict
 verdict_of(const char *mox_err)
 {
@@ -259,8 +213,8 @@ record_vector(json_t *c, int exts_complete, char *why, size_t whylen)
 	mxs_mtasts_txt_judge(&a, &res);
 	if (json_is_string(exp))
 		return rc == MXS_ESYNTAX && res.verdict != MXS_TXT_VALID;
-	v = json_string_value(json_object_get(exp, "v"));
-	id = json_string_value(json_object_get(exp, "id"));
+	v = tv_str(exp, "v");
+	id = tv_str(exp, "id");
 	ext = json_object_get(exp, "extensions");
 	if (rc != 0 || res.verdict != MXS_TXT_VALID || id == NULL || strcmp(rec.id, id) != 0 ||
 	    strcmp(res.rec.id, id) != 0 || (v != NULL && strcmp(v, "STSv1") != 0))
@@ -273,20 +227,20 @@ record_vector(json_t *c, int exts_complete, char *why, size_t whylen)
 static void
 run_record_file(const char *rel, int exts_complete)
 {
-	struct tally t = {rel, 0, 0, 0};
-	json_t *cases, *c, *root = load(rel, &cases);
+	struct tv_tally t = {rel, 0, 0, 0};
+	json_t *cases, *c, *root = tv_load(rel, &cases);
 	char why[256];
 	size_t i;
 
 	json_array_foreach(cases, i, c)
 	{
 		why[0] = '\0';
-		tally_one(&t, i, record_vector(c, exts_complete, why, sizeof(why)),
-		          json_string_value(json_object_get(c, "input")));
+		tv_tally_one(&t, i, record_vector(c, exts_complete, why, sizeof(why)),
+		             tv_str(c, "input"));
 		if (why[0] != '\0')
 			print_message("  %s #%zu rejected: %s\n", rel, i, why);
 	}
-	tally_end(&t);
+	tv_tally_end(&t);
 	json_decref(root);
 }
 
@@ -337,8 +291,7 @@ pmsr_vector(json_t *c, size_t *rfc)
 		return 0;
 	prc = mxs_mtasts_txt_parse(rec, len, &parsed, perr, sizeof(perr));
 	if (rc == 0 && nf > 0)
-		return prc == 0 &&
-		       strcmp(parsed.id, json_string_value(json_object_get(exp, "id"))) == 0;
+		return prc == 0 && strcmp(parsed.id, tv_str(exp, "id")) == 0;
 	if (prc != MXS_ESYNTAX)
 		return 0;
 	if (nf > 0) {
@@ -351,17 +304,16 @@ pmsr_vector(json_t *c, size_t *rfc)
 static void
 test_vectors_pmsr(void **state)
 {
-	struct tally t = {"postfix-mta-sts-resolver/txt-record-parse.json", 0, 0, 0};
-	json_t *cases, *c, *root = load(t.file, &cases);
+	struct tv_tally t = {"postfix-mta-sts-resolver/txt-record-parse.json", 0, 0, 0};
+	json_t *cases, *c, *root = tv_load(t.file, &cases);
 	size_t i;
 
 	(void)state;
 	json_array_foreach(cases, i, c)
 	{
-		tally_one(&t, i, pmsr_vector(c, &t.rfc),
-		          json_string_value(json_object_get(c, "input")));
+		tv_tally_one(&t, i, pmsr_vector(c, &t.rfc), tv_str(c, "input"));
 	}
-	tally_end(&t);
+	tv_tally_end(&t);
 	json_decref(root);
 }
 
@@ -376,7 +328,7 @@ tlspol_vector(json_t *c)
 {
 	const char *qname = "_mta-sts.example.com.";
 	json_t *rrset = json_object_get(c, "rrset"), *rr, *exp = json_object_get(c, "expect");
-	const char *rcode = json_string_value(json_object_get(c, "rcode"));
+	const char *rcode = tv_str(c, "rcode");
 	static struct pk p;
 	unsigned char rd[65535];
 	struct mxs_mtasts_txt_result res;
@@ -393,8 +345,8 @@ tlspol_vector(json_t *c)
 	}
 	pk_finish(&p, code, (unsigned)json_array_size(rrset));
 	judge_packet(&p, qname, &res);
-	print_message("  %-40s %-9s %s\n", json_string_value(json_object_get(c, "name")),
-	              mxs_txt_verdict_name(res.verdict), res.reason);
+	print_message("  %-40s %-9s %s\n", tv_str(c, "name"), mxs_txt_verdict_name(res.verdict),
+	              res.reason);
 	if (json_is_true(exp))
 		return res.verdict == MXS_TXT_VALID;
 	if (json_is_false(exp))
@@ -407,16 +359,16 @@ tlspol_vector(json_t *c)
 static void
 test_vectors_tlspol(void **state)
 {
-	struct tally t = {"postfix-tlspol/sts-txt-rrset.json", 0, 0, 0};
-	json_t *cases, *c, *root = load(t.file, &cases);
+	struct tv_tally t = {"postfix-tlspol/sts-txt-rrset.json", 0, 0, 0};
+	json_t *cases, *c, *root = tv_load(t.file, &cases);
 	size_t i;
 
 	(void)state;
 	json_array_foreach(cases, i, c)
 	{
-		tally_one(&t, i, tlspol_vector(c), json_string_value(json_object_get(c, "name")));
+		tv_tally_one(&t, i, tlspol_vector(c), tv_str(c, "name"));
 	}
-	tally_end(&t);
+	tv_tally_end(&t);
 	json_decref(root);
 }
 
@@ -490,7 +442,7 @@ pk_resolve(struct pk *p, json_t *resolver, const char *qname)
 static int
 lookup_vector(json_t *resolver, json_t *c)
 {
-	const char *domain = json_string_value(json_object_get(c, "domain"));
+	const char *domain = tv_str(c, "domain");
 	json_t *exp = json_object_get(c, "expect");
 	struct mxs_mtasts_txt_result res;
 	static struct pk p;
@@ -504,24 +456,23 @@ lookup_vector(json_t *resolver, json_t *c)
 	print_message("  %-26s %-9s %s\n", domain, mxs_txt_verdict_name(res.verdict), res.reason);
 	if (json_is_string(exp))
 		return res.verdict == verdict_of(json_string_value(exp));
-	return res.verdict == MXS_TXT_VALID &&
-	       strcmp(res.rec.id, json_string_value(json_object_get(exp, "id"))) == 0;
+	return res.verdict == MXS_TXT_VALID && strcmp(res.rec.id, tv_str(exp, "id")) == 0;
 }
 
 static void
 test_vectors_mox_lookup(void **state)
 {
-	struct tally t = {"mox/sts-lookup.json", 0, 0, 0};
-	json_t *cases, *c, *root = load(t.file, &cases);
+	struct tv_tally t = {"mox/sts-lookup.json", 0, 0, 0};
+	json_t *cases, *c, *root = tv_load(t.file, &cases);
 	size_t i;
 
 	(void)state;
 	json_array_foreach(cases, i, c)
 	{
-		tally_one(&t, i, lookup_vector(json_object_get(root, "resolver"), c),
-		          json_string_value(json_object_get(c, "domain")));
+		tv_tally_one(&t, i, lookup_vector(json_object_get(root, "resolver"), c),
+		             tv_str(c, "domain"));
 	}
-	tally_end(&t);
+	tv_tally_end(&t);
 	json_decref(root);
 }
 

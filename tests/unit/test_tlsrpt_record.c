@@ -17,6 +17,7 @@
 #include <jansson.h>
 
 #include "tlsrpt_record.h"
+#include "testvec.h"
 #include "txt_record.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -270,53 +271,6 @@ static const struct rfc_override {
          "';' (mox accepts; postfix-tlspol rejects the same shape in _mta-sts)"},
 };
 
-struct tally {
-	const char *file;
-	size_t n, pass, rfc;
-};
-
-static json_t *
-load(const char *rel, json_t **cases)
-{
-	const char *base = getenv("MXS_SHARED_DATA");
-	char path[1024];
-	json_error_t je;
-	json_t *root;
-	int n;
-
-	if (base == NULL) {
-		print_message("MXS_SHARED_DATA not set: vectors not run\n");
-		skip();
-	}
-	n = snprintf(path, sizeof(path), "%s/policy-vectors/%s", base, rel);
-	assert_true(n > 0 && (size_t)n < sizeof(path));
-	if ((root = json_load_file(path, 0, &je)) == NULL)
-		fail_msg("%s: %s (line %d)", path, je.text, je.line);
-	*cases = json_object_get(root, "cases");
-	assert_true(json_is_array(*cases) && json_array_size(*cases) > 0);
-	return root;
-}
-
-static void
-tally_one(struct tally *t, size_t i, int ok, const char *what)
-{
-	t->n++;
-	if (ok)
-		t->pass++;
-	else
-		print_message("  FAIL %s #%zu: %s\n", t->file, i, what);
-}
-
-static void
-tally_end(const struct tally *t)
-{
-	print_message("%s: %zu vectors, %zu passed", t->file, t->n, t->pass);
-	if (t->rfc > 0)
-		print_message(" (%zu on the RFC verdict where upstream differs)", t->rfc);
-	print_message("\n");
-	assert_int_equal(t->pass, t->n);
-}
-
 /* mox's expectation {v, rua: [[uri...] per rua= field], extensions} vs out. */
 static int
 record_matches(json_t *exp, const struct mxs_tlsrpt_record *out)
@@ -325,9 +279,8 @@ record_matches(json_t *exp, const struct mxs_tlsrpt_record *out)
 	json_t *ext = json_object_get(exp, "extensions"), *u, *pair;
 	size_t i;
 
-	if (strcmp(json_string_value(json_object_get(exp, "v")), "TLSRPTv1") != 0 ||
-	    json_array_size(first) != out->nrua || json_array_size(rua) != out->rua_repeated + 1 ||
-	    json_array_size(ext) != out->ext.n)
+	if (strcmp(tv_str(exp, "v"), "TLSRPTv1") != 0 || json_array_size(first) != out->nrua ||
+	    json_array_size(rua) != out->rua_repeated + 1 || json_array_size(ext) != out->ext.n)
 		return 0;
 	json_array_foreach(first, i, u)
 	{
@@ -380,17 +333,16 @@ record_vector(json_t *c, size_t *rfc)
 static void
 test_vectors_record(void **state)
 {
-	struct tally t = {"mox/tlsrpt-txt-record.json", 0, 0, 0};
-	json_t *cases, *c, *root = load(t.file, &cases);
+	struct tv_tally t = {"mox/tlsrpt-txt-record.json", 0, 0, 0};
+	json_t *cases, *c, *root = tv_load(t.file, &cases);
 	size_t i;
 
 	(void)state;
 	json_array_foreach(cases, i, c)
 	{
-		tally_one(&t, i, record_vector(c, &t.rfc),
-		          json_string_value(json_object_get(c, "input")));
+		tv_tally_one(&t, i, record_vector(c, &t.rfc), tv_str(c, "input"));
 	}
-	tally_end(&t);
+	tv_tally_end(&t);
 	json_decref(root);
 }
 
@@ -417,7 +369,7 @@ verdict_of(const char *mox_err)
 static int
 lookup_vector(json_t *resolver, json_t *c)
 {
-	const char *domain = json_string_value(json_object_get(c, "domain"));
+	const char *domain = tv_str(c, "domain");
 	json_t *exp = json_object_get(c, "expect"), *rrs, *rr, *sf;
 	static char text[RRSET_MAX][MXS_TXT_TEXT_MAX];
 	struct mxs_txt_str s[RRSET_MAX];
@@ -462,17 +414,17 @@ lookup_vector(json_t *resolver, json_t *c)
 static void
 test_vectors_lookup(void **state)
 {
-	struct tally t = {"mox/tlsrpt-lookup.json", 0, 0, 0};
-	json_t *cases, *c, *root = load(t.file, &cases);
+	struct tv_tally t = {"mox/tlsrpt-lookup.json", 0, 0, 0};
+	json_t *cases, *c, *root = tv_load(t.file, &cases);
 	size_t i;
 
 	(void)state;
 	json_array_foreach(cases, i, c)
 	{
-		tally_one(&t, i, lookup_vector(json_object_get(root, "resolver"), c),
-		          json_string_value(json_object_get(c, "domain")));
+		tv_tally_one(&t, i, lookup_vector(json_object_get(root, "resolver"), c),
+		             tv_str(c, "domain"));
 	}
-	tally_end(&t);
+	tv_tally_end(&t);
 	json_decref(root);
 }
 

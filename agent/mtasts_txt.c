@@ -71,13 +71,7 @@ sts_field(struct mxs_mtasts_txt *out, const struct mxs_txt_field *f, int *have_i
 		*have_id = 1;
 		return 0;
 	}
-	if (mxs_txt_field_is(f, "v")) {
-		if ((rc = mxs_txt_ext_check(f, errstr, errlen)) != 0)
-			return rc;
-		out->duplicates++;
-		return 0;
-	}
-	return mxs_txt_exts_add(&out->ext, f, errstr, errlen);
+	return mxs_txt_other_field(f, &out->ext, &out->duplicates, errstr, errlen);
 }
 
 int

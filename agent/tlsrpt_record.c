@@ -190,13 +190,7 @@ rpt_field(struct mxs_tlsrpt_record *out, const struct mxs_txt_field *f, int *hav
 		*have_rua = 1;
 		return rua_parse(f, out, errstr, errlen);
 	}
-	if (mxs_txt_field_is(f, "v")) {
-		if ((rc = mxs_txt_ext_check(f, errstr, errlen)) != 0)
-			return rc;
-		out->duplicates++;
-		return 0;
-	}
-	return mxs_txt_exts_add(&out->ext, f, errstr, errlen);
+	return mxs_txt_other_field(f, &out->ext, &out->duplicates, errstr, errlen);
 }
 
 int

@@ -423,3 +423,18 @@ mxs_txt_rrset_pick(const struct mxs_txt_answer *a, const char *tag, const struct
 	}
 	return MXS_TXT_UNKNOWN;
 }
+
+int
+mxs_txt_other_field(const struct mxs_txt_field *f, struct mxs_txt_exts *e, size_t *duplicates,
+                    char *errstr, size_t errlen)
+{
+	int rc;
+
+	if (mxs_txt_field_is(f, "v")) {
+		if ((rc = mxs_txt_ext_check(f, errstr, errlen)) != 0)
+			return rc;
+		(*duplicates)++;
+		return 0;
+	}
+	return mxs_txt_exts_add(e, f, errstr, errlen);
+}

@@ -122,6 +122,14 @@ int mxs_txt_ext_check(const struct mxs_txt_field *f, char *errstr, size_t errlen
 int mxs_txt_exts_add(struct mxs_txt_exts *e, const struct mxs_txt_field *f, char *errstr,
                      size_t errlen) MXS_WUR;
 
+/*
+ * A field that is neither the version nor a record-specific key: a repeated
+ * "v=" is counted in *duplicates (first wins; its value must still be
+ * ext-value syntax), anything else is kept as an extension in e.
+ */
+int mxs_txt_other_field(const struct mxs_txt_field *f, struct mxs_txt_exts *e, size_t *duplicates,
+                        char *errstr, size_t errlen) MXS_WUR;
+
 /* ---- reasons ---- */
 
 /* Copy len octets at p into out for a human reason: printable ASCII as is,

@@ -53,6 +53,22 @@ check() {
 	fi
 }
 
+# probe_expect EXPECTFILE OUT: probe every domain named in EXPECTFILE once
+# (one agent run, all domains in parallel) into OUT, then check every
+# expectation line; exits the suite if the agent itself fails.
+probe_expect() {
+	local expect=$1 out=$2 start
+	local -a doms
+	mapfile -t doms < <(awk -F'\t' '!/^#/ && NF { print $1 }' "$expect" | sort -u)
+	start=$(date +%s%N)
+	if ! ip netns exec "$AGENT_NS" "$agent" -c "$AGENT_CONF" probe --json "${doms[@]}" >"$out"; then
+		echo "FAIL: the agent exited non-zero"
+		exit 1
+	fi
+	echo "probed ${#doms[@]} domains in $((($(date +%s%N) - start) / 1000000)) ms"
+	check_file "$out" "$expect"
+}
+
 summary() {
 	echo "$pass passed, $fail failed"
 	[ "$fail" -eq 0 ]

@@ -36,6 +36,29 @@ struct mxs_agent_config {
 	long long policy_timeout_ms;
 	int ipv4;
 	int ipv6;
+	long long max_in_flight;           /* probes (domains) running at once */
+	long long per_address_sessions;    /* concurrent sessions to one MX address */
+	long long per_address_interval_ms; /* at least this long between new connections */
+	long long share_window_s;          /* reuse an address's session result this long */
+	/* [agent] daemon mode (mxsentry-agent run) */
+	char *name;   /* must equal the certificate's CN */
+	char *region; /* must equal the certificate's OU */
+	char *user;   /* drop privileges to this user after start-up */
+	char *spool_dir;
+	long long spool_max_bytes;
+	long long batch_max;     /* results per ResultBatch */
+	long long batch_ms;      /* send a partial batch after this long */
+	long long heartbeat_s;   /* default heartbeat period, until the collector says */
+	long long job_refresh_s; /* ask for the job list this often */
+	char *egress_check;      /* host:port probed for the port-25 egress self-check */
+	char *metrics_listen;    /* addr:port of the agent's /metrics; empty: off */
+	/* [collector] */
+	char *collector_url;  /* tls+tcp://host:port (tcp:// only to loopback) */
+	char *collector_ca;   /* the mxsentry CA that signed the collector */
+	char *cert_file;      /* this agent's certificate (CN=name, OU=region) */
+	char *key_file;       /* its private key: read only by the relay process */
+	long long reconnect_ms;
+	long long request_timeout_ms;
 };
 
 /* Defaults, then path if non-NULL.  On failure errstr says "file:line: why".

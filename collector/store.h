@@ -74,6 +74,7 @@ enum mxs_store_check {
 	MXS_STORE_PKIX,
 	MXS_STORE_NAME,
 	MXS_STORE_DANE,
+	MXS_STORE_STS, /* this MX host against the MTA-STS policy (coverage); migration 2 */
 	MXS_STORE_NCHECKS
 };
 
@@ -127,6 +128,27 @@ struct mxs_store_change {
 	char new_values[MXS_STORE_CHANGE_MAX];
 };
 
+/* A watched domain: the job list the collector hands to agents. */
+struct mxs_store_domain {
+	char domain[MXS_STORE_NAME_MAX];
+	unsigned interval_s; /* probe every interval_s seconds */
+	int64_t added_ms;
+};
+
+/* An agent as the collector last saw it (Hello and Heartbeat). */
+struct mxs_store_agent {
+	char name[MXS_STORE_REGION_MAX]; /* certificate CN */
+	char region[MXS_STORE_REGION_MAX];
+	char version[MXS_STORE_WORD_MAX];
+	char address[MXS_STORE_ADDR_MAX + 8]; /* peer address:port at the last Hello, or "" */
+	int64_t first_seen_ms, last_hello_ms, last_heartbeat_ms; /* 0: never */
+	char egress[MXS_STORE_WORD_MAX];           /* "ok", "blocked", "degraded", "unknown" */
+	char egress_detail[MXS_STORE_REASON_MAX];
+	uint64_t spool_depth, spool_bytes, spool_dropped;
+	uint64_t probes_run, probes_failed, cycles, uptime_s;
+	uint32_t last_cycle_ms;
+};
+
 struct mxs_store;
 
 /* What a backend provides; see the wrappers below for each contract. */
@@ -141,6 +163,18 @@ struct mxs_store_ops {
 	               size_t max, size_t *nout, char *errstr, size_t errlen);
 	int (*expire)(struct mxs_store *st, int64_t now_ms, unsigned days, size_t *ndeleted,
 	              char *errstr, size_t errlen);
+	int (*domain_put)(struct mxs_store *st, const struct mxs_store_domain *d, int *created,
+	                  char *errstr, size_t errlen);
+	int (*domain_remove)(struct mxs_store *st, const char *domain, int *removed,
+	                     char *errstr, size_t errlen);
+	int (*domain_list)(struct mxs_store *st, struct mxs_store_domain *out, size_t max,
+	                   size_t *nout, uint64_t *list_version, char *errstr, size_t errlen);
+	int (*agent_hello)(struct mxs_store *st, const struct mxs_store_agent *a, int64_t now_ms,
+	                   char *errstr, size_t errlen);
+	int (*agent_heartbeat)(struct mxs_store *st, const struct mxs_store_agent *a,
+	                       int64_t now_ms, char *errstr, size_t errlen);
+	int (*agent_list)(struct mxs_store *st, struct mxs_store_agent *out, size_t max,
+	                  size_t *nout, char *errstr, size_t errlen);
 };
 
 /* Every backend's handle starts with this. */
@@ -235,6 +269,74 @@ mxs_store_expire(struct mxs_store *st, int64_t now_ms, unsigned days, size_t *nd
                  char *errstr, size_t errlen)
 {
 	return st->ops->expire(st, now_ms, days, ndeleted, errstr, errlen);
+}
+
+/* ---- job list and agents (migration 2) ---------------------------------
+ *
+ * The domain list is what `mxsentry domains add|remove|list` edits and what
+ * agents fetch as their jobs.  list_version is a counter stored with the
+ * list, incremented by every call that changes it (add, interval change,
+ * remove), never reused, and starts at 1 for an empty list in a new
+ * store: an agent holding version v asks "changed since v?".
+ */
+
+/* Add d (domain lower case, no trailing dot, validated as a host name;
+ * 60 <= interval_s <= 86400 is not enforced here, callers bound it) or
+ * update its interval.  *created (if not NULL) is 1 for a new domain. */
+static inline MXS_WUR int
+mxs_store_domain_put(struct mxs_store *st, const struct mxs_store_domain *d, int *created,
+                     char *errstr, size_t errlen)
+{
+	return st->ops->domain_put(st, d, created, errstr, errlen);
+}
+
+/* Remove domain from the job list (its results and history stay).
+ * *removed (if not NULL) is 0 when it was not listed. */
+static inline MXS_WUR int
+mxs_store_domain_remove(struct mxs_store *st, const char *domain, int *removed, char *errstr,
+                        size_t errlen)
+{
+	return st->ops->domain_remove(st, domain, removed, errstr, errlen);
+}
+
+/* Copy up to max domains, ordered by name, into out; *nout is the total
+ * number listed (may exceed max); *list_version the list's version, read
+ * in the same transaction.  out may be NULL with max 0 to ask the count
+ * and version only. */
+static inline MXS_WUR int
+mxs_store_domain_list(struct mxs_store *st, struct mxs_store_domain *out, size_t max,
+                      size_t *nout, uint64_t *list_version, char *errstr, size_t errlen)
+{
+	return st->ops->domain_list(st, out, max, nout, list_version, errstr, errlen);
+}
+
+/* Record an accepted Hello: name, region, version, address (other fields
+ * ignored).  Creates the agent (first_seen_ms = now_ms) or updates it;
+ * last_hello_ms = now_ms.  An agent that changes region keeps its name
+ * and moves. */
+static inline MXS_WUR int
+mxs_store_agent_hello(struct mxs_store *st, const struct mxs_store_agent *a, int64_t now_ms,
+                      char *errstr, size_t errlen)
+{
+	return st->ops->agent_hello(st, a, now_ms, errstr, errlen);
+}
+
+/* Record a heartbeat of agent a->name: egress, egress_detail, spool_*,
+ * probes_*, cycles, uptime_s, last_cycle_ms; last_heartbeat_ms = now_ms.
+ * MXS_EINVAL when the agent never said Hello. */
+static inline MXS_WUR int
+mxs_store_agent_heartbeat(struct mxs_store *st, const struct mxs_store_agent *a, int64_t now_ms,
+                          char *errstr, size_t errlen)
+{
+	return st->ops->agent_heartbeat(st, a, now_ms, errstr, errlen);
+}
+
+/* Copy up to max agents, ordered by region then name; *nout the total. */
+static inline MXS_WUR int
+mxs_store_agent_list(struct mxs_store *st, struct mxs_store_agent *out, size_t max, size_t *nout,
+                     char *errstr, size_t errlen)
+{
+	return st->ops->agent_list(st, out, max, nout, errstr, errlen);
 }
 
 #endif

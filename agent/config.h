@@ -53,10 +53,11 @@ struct mxs_agent_config {
 	char *egress_check;      /* host:port probed for the port-25 egress self-check */
 	char *metrics_listen;    /* addr:port of the agent's /metrics; empty: off */
 	/* [collector] */
-	char *collector_url;  /* tls+tcp://host:port (tcp:// only to loopback) */
-	char *collector_ca;   /* the mxsentry CA that signed the collector */
-	char *cert_file;      /* this agent's certificate (CN=name, OU=region) */
-	char *key_file;       /* its private key: read only by the relay process */
+	char *collector_url; /* tls+tcp://host:port (tcp:// only to loopback) */
+	char *collector_ca;  /* the mxsentry CA that signed the collector */
+	char *server_name;   /* name the collector's certificate must carry */
+	char *cert_file;     /* this agent's certificate (CN=name, OU=region) */
+	char *key_file;      /* its private key: read only by the relay process */
 	long long reconnect_ms;
 	long long request_timeout_ms;
 };

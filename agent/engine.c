@@ -1,6 +1,8 @@
 /* engine — loop, resolver and TLS context shared by all probes (see engine.h). */
 #include "engine.h"
+#include "addr_share.h"
 #include "fetch.h"
+#include "probe_smtp.h"
 
 #include <string.h>
 #include <time.h>
@@ -74,6 +76,64 @@ engine_tls(struct mxs_engine *e, char *errstr, size_t errlen)
 	return 0;
 }
 
+/* ---- the share table's hooks: clock, session start, wake-up timer ---- */
+
+static uint64_t
+share_now(void *ctx)
+{
+	(void)ctx;
+	return mxs_now_ms();
+}
+
+static void
+share_session_done(void *arg)
+{
+	mxs_share_finished(arg);
+}
+
+static int
+share_start(void *ctx, struct mxs_share_job *job)
+{
+	return mxs_smtp_probe(ctx, job->a, job->host, job->dane, share_session_done, job);
+}
+
+static void
+share_arm(void *ctx, uint64_t delay_ms)
+{
+	struct mxs_engine *e = ctx;
+	struct timeval tv = {.tv_sec = (time_t)(delay_ms / 1000),
+	                     .tv_usec = (suseconds_t)(delay_ms % 1000) * 1000};
+
+	evtimer_add(e->share_ev, &tv);
+}
+
+static void
+share_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mxs_engine *e = arg;
+
+	(void)fd;
+	(void)what;
+	mxs_share_wake(e->share);
+}
+
+static int
+engine_share(struct mxs_engine *e, const struct mxs_agent_config *c, char *errstr, size_t errlen)
+{
+	const struct mxs_share_limits lim = {.sessions = c->per_address_sessions,
+	                                     .interval_ms = c->per_address_interval_ms,
+	                                     .window_s = c->share_window_s};
+	const struct mxs_share_ops ops = {
+	        .now = share_now, .start = share_start, .arm = share_arm, .ctx = e};
+	int rc;
+
+	if ((e->share_ev = evtimer_new(e->base, share_wake_cb, e)) == NULL)
+		return mxs_seterr(errstr, errlen, MXS_ENOMEM, "evtimer_new failed");
+	if ((rc = mxs_share_new(&lim, &ops, &e->share)) != 0)
+		return mxs_seterr(errstr, errlen, rc, "session share table: %s", mxs_strerror(rc));
+	return 0;
+}
+
 int
 mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *errstr,
                 size_t errlen)
@@ -103,6 +163,8 @@ mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *
 		goto out;
 	if ((rc = mxs_fetcher_new(e->base, &e->trust, &e->fetch, errstr, errlen)) != 0)
 		goto out;
+	if ((rc = engine_share(e, cfg, errstr, errlen)) != 0)
+		goto out;
 	return 0;
 out:
 	mxs_engine_free(e);
@@ -112,6 +174,9 @@ out:
 void
 mxs_engine_free(struct mxs_engine *e)
 {
+	mxs_share_free(&e->share);
+	if (e->share_ev != NULL)
+		event_free(e->share_ev);
 	if (e->fetch != NULL)
 		mxs_fetcher_free(&e->fetch);
 	mxs_trust_free(&e->trust);

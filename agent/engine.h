@@ -19,25 +19,32 @@
 
 struct ub_ctx;
 struct mxs_fetcher;
+struct mxs_share;
 
 struct mxs_engine {
 	struct event_base *base;
 	struct ub_ctx *ub;
 	SSL_CTX *ssl;
 	struct mxs_trust trust;
-	struct mxs_fetcher *fetch;          /* HTTPS fetches (libcurl multi) on base */
+	struct mxs_fetcher *fetch; /* HTTPS fetches (libcurl multi) on base */
+	/* SMTP sessions go through share (addr_share.h): one per (MX host,
+	 * address) per share window, under the per-address caps; share_ev is
+	 * its wake-up timer.  Every domain probed on this engine shares. */
+	struct mxs_share *share;
+	struct event *share_ev;
 	const struct mxs_agent_config *cfg; /* borrowed; outlives the engine */
 	char helo[256];
 };
 
 /*
- * Set up the loop, resolver and TLS context from cfg (borrowed, must
+ * Set up the loop, resolver, TLS context and session share table from cfg (borrowed, must
  * outlive e).  Environment problems (unreadable trust anchor, bad CA file,
  * bad resolver address) are errors with the reason in errstr.  On failure
  * e holds nothing; on success release with mxs_engine_free.
  */
 int mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, char *errstr,
                     size_t errlen) MXS_WUR;
+/* Release everything; no probe may still be running. */
 void mxs_engine_free(struct mxs_engine *e);
 
 /* Milliseconds on the monotonic clock, for measuring steps. */

@@ -1,6 +1,7 @@
 /*
  * mxsentry-agent — probes MX hosts for STARTTLS, certificates and DNSSEC.
  *
+ *   mxsentry-agent -c FILE run                            the agent service
  *   mxsentry-agent [-c FILE] probe [--json] DOMAIN...   one-shot probe
  *   mxsentry-agent -n -c FILE                            check a config file
  *   mxsentry-agent --example-config                      print every option
@@ -17,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "daemon.h"
 #include "engine.h"
 #include "mxs_log.h"
 #include "output.h"
@@ -37,7 +39,8 @@ struct slot {
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: mxsentry-agent [-c FILE] probe [--json] DOMAIN...\n"
+	fprintf(stderr, "usage: mxsentry-agent -c FILE [-v] run\n"
+	                "       mxsentry-agent [-c FILE] probe [--json] DOMAIN...\n"
 	                "       mxsentry-agent -n -c FILE\n"
 	                "       mxsentry-agent --example-config | --version\n");
 	exit(2);
@@ -143,6 +146,8 @@ main(int argc, char **argv)
 			conf = argv[++i];
 		else if (strcmp(argv[i], "-n") == 0)
 			check = 1;
+		else if (strcmp(argv[i], "-v") == 0)
+			mxs_log_init("mxsentry-agent", MXS_LOG_DEBUG);
 		else if (strcmp(argv[i], "--example-config") == 0) {
 			mxs_agent_config_example(stdout);
 			return 0;
@@ -164,6 +169,11 @@ main(int argc, char **argv)
 		printf("%s: configuration ok\n", conf);
 		mxs_agent_config_free(&cfg);
 		return 0;
+	}
+	if (i < argc && strcmp(argv[i], "run") == 0 && i + 1 == argc && conf != NULL) {
+		rc = mxs_agent_daemon(&cfg);
+		mxs_agent_config_free(&cfg);
+		return rc;
 	}
 	if (i >= argc || strcmp(argv[i], "probe") != 0)
 		usage();

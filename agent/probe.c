@@ -5,13 +5,15 @@
  * addresses are not contacted; dnssec-invalid); SERVFAIL or a timeout is
  * "temporary", never "no MX" or "no address".  Every asynchronous step
  * holds one count in p->pending; the probe completes when it drops to 0.
+ * SMTP sessions go through the engine's share table (addr_share.h), so an
+ * address's session may wait for its caps, or be another domain's, copied.
  */
 #include "probe.h"
+#include "addr_share.h"
 #include "dns_wire.h"
 #include "probe_dane.h"
 #include "probe_dns.h"
 #include "probe_mtasts.h"
-#include "probe_smtp.h"
 
 #include <arpa/inet.h>
 #include <stdlib.h>
@@ -127,7 +129,10 @@ start_sessions(struct host_ctx *hc)
 		struct mxs_addr *a = h->addrs[i];
 		hc->sessions++;
 		p->pending++;
-		if (mxs_smtp_probe(p->e, a, h->name, dane_for(hc, a), session_done, hc) != 0) {
+		/* One session per (host, address) per window, under the
+		 * address's caps: a may be filled from another domain's. */
+		if (mxs_share_request(p->e->share, a, h->name, dane_for(hc, a), session_done, hc) !=
+		    0) {
 			mxs_verdict_set(&a->connect, MXS_ST_NOT_TESTED, MXS_RT_NONE,
 			                "could not start the session");
 			hc->sessions--;

@@ -140,6 +140,10 @@ struct mxs_addr {
 	int dane_depth;          /* depth of the certificate it matched, -1 if none */
 	int dane_rollover_ready; /* valid, and a usable record for another key is published */
 	uint32_t dane_matched, dane_unmatched; /* usable records matching / not matching */
+
+	/* 1 when this address's session fields were copied from another
+	 * domain's session of the same MX host and address (addr_share). */
+	int shared;
 };
 
 struct mxs_host {

@@ -324,7 +324,10 @@ add_addr(json_t *arr, const struct mxs_addr *a)
 	    put(v, "reference", jstr_opt(a->name_reference, sizeof(a->name_reference))) ||
 	    put(v, "matched", jstr_opt(a->name_matched, sizeof(a->name_matched))))
 		return MXS_ENOMEM;
-	return add_addr_dane(o, a);
+	if (add_addr_dane(o, a) != 0)
+		return MXS_ENOMEM;
+	/* Last, so schema 1 consumers see every older key where it was. */
+	return put(o, "shared", json_boolean(a->shared));
 }
 
 /*

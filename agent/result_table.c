@@ -19,7 +19,8 @@
  *     tlsa: pending (1 record)
  *
  * A host's TLSA RRset is summarised once, under its first address, like a
- * partial failure of its address lookups.
+ * partial failure of its address lookups.  An address whose session was
+ * copied from another domain's (addr_share.h) says so in a "shared:" line.
  *
  * Every string from the tree is printed with bytes outside printable ASCII
  * replaced by '?': a hostile greeting or certificate must not be able to
@@ -239,6 +240,9 @@ print_addr(FILE *out, const size_t *width, const struct mxs_host *h, const struc
 	print_problem(out, "pkix", &a->pkix);
 	print_problem(out, "name", &a->name);
 	print_problem(out, "dane", &a->dane);
+	if (a->shared)
+		fputs("  shared: the session of another domain with this MX host and address\n",
+		      out);
 }
 
 /* "  tlsa: pending (2 records)" for a host whose TLSA RRset holds records. */

@@ -38,6 +38,11 @@ struct mxs_metrics {
 	_Atomic uint64_t lat_bucket[MXS_METRICS_LAT_BUCKETS + 1];
 	_Atomic uint64_t lat_sum_us, lat_count;
 	_Atomic int64_t started_ms;
+	/* Connection-level counts copied from nng's listener statistics once a
+	 * second (levels, not increments): TLS handshakes that failed (garbage,
+	 * unknown or revoked certificates) are "auth"/"other" errors; a message
+	 * over recv_max_bytes closes its connection as a protocol error. */
+	_Atomic uint64_t conn_accepted, conn_auth_errors, conn_proto_errors, conn_other_errors;
 };
 
 /* Count one batch's latency. */

@@ -22,8 +22,27 @@
  * dirties a handful.  On-call's latest view reads the full row from
  * results by id (a rowid lookup); once that row has expired, from state.
  *
+ * Migration 2:
+ *   results, state           + sts_status, sts_type (results also
+ *                            sts_reason): the MTA-STS coverage verdict of
+ *                            the MX host (MXS_STORE_STS), compared like
+ *                            the other verdicts.  Rows written before have
+ *                            NULL there and read back as "".  A state row
+ *                            from before has no coverage to compare with:
+ *                            the first coverage seen for its key is written
+ *                            to state without a change row, so upgrading
+ *                            does not log every key as changed.
+ *   domains(domain, interval_s, added_ms)   the job list, by name
+ *   list_version(version)    one row: the job list's version, 1 when
+ *                            created, +1 in the transaction of every change
+ *   agents(name, ...)        one row per agent (certificate CN): the last
+ *                            Hello (region, version, address) and the last
+ *                            heartbeat's figures
+ *
  * results uses one column list (OBS_COLS), bound and read by obs_bind and
- * obs_read, so writer and reader cannot drift apart.
+ * obs_read, so writer and reader cannot drift apart.  A migration's DDL is
+ * frozen once released: the *_V1 column definitions are migration 1's, not
+ * the current columns.
  *
  * Every statement is prepared once at open and reset after each use.
  */
@@ -34,6 +53,7 @@
 #include <string.h>
 
 #include <sqlite3.h>
+#include <sys/random.h>
 
 #define DEFAULT_BUSY_MS      5000
 #define DEFAULT_EXPIRE_CHUNK 10000
@@ -54,13 +74,24 @@
 	"connect_status,connect_type,connect_reason,smtp_status,smtp_type,smtp_reason,"            \
 	"tls_status,tls_type,tls_reason,pkix_status,pkix_type,pkix_reason,"                        \
 	"name_status,name_type,name_reason,dane_status,dane_type,dane_reason,"                     \
+	"sts_status,sts_type,sts_reason,"                                                          \
 	"starttls,tls_version,leaf_sha256,spki_sha256,days_to_expiry,"                             \
 	"mx_set,dnssec,sts_id,sts_body_sha256,sts_mode,tlsa"
-#define OBS_NCOLS 35
+#define OBS_NCOLS 38
 #define OBS_PARAMS                                                                                 \
 	"?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19,?20,"                  \
-	"?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35"
-#define OBS_COLDEFS                                                                                \
+	"?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33,?34,?35,?36,?37,?38"
+
+/* The compared fields, kept in state (same order as cmp_fields). */
+#define STATE_COLS                                                                                 \
+	"connect_status,connect_type,smtp_status,smtp_type,tls_status,tls_type,"                   \
+	"pkix_status,pkix_type,name_status,name_type,dane_status,dane_type,"                       \
+	"sts_status,sts_type,"                                                                     \
+	"leaf_sha256,spki_sha256,sts_id,sts_body_sha256,sts_mode,tlsa"
+#define STATE_NCOLS 20
+
+/* Migration 1's columns: frozen (migration 2 adds the sts verdict). */
+#define OBS_COLDEFS_V1                                                                             \
 	"result_id BLOB NOT NULL, t_ms INTEGER NOT NULL, domain TEXT NOT NULL,"                    \
 	" mx_host TEXT NOT NULL, address TEXT NOT NULL, region TEXT NOT NULL,"                     \
 	" connect_status TEXT, connect_type TEXT, connect_reason TEXT,"                            \
@@ -72,14 +103,7 @@
 	" starttls INTEGER, tls_version TEXT, leaf_sha256 BLOB, spki_sha256 BLOB,"                 \
 	" days_to_expiry INTEGER, mx_set TEXT, dnssec TEXT, sts_id TEXT,"                          \
 	" sts_body_sha256 BLOB, sts_mode TEXT, tlsa TEXT"
-
-/* The compared fields, kept in state (same order as cmp_fields). */
-#define STATE_COLS                                                                                 \
-	"connect_status,connect_type,smtp_status,smtp_type,tls_status,tls_type,"                   \
-	"pkix_status,pkix_type,name_status,name_type,dane_status,dane_type,"                       \
-	"leaf_sha256,spki_sha256,sts_id,sts_body_sha256,sts_mode,tlsa"
-#define STATE_NCOLS 18
-#define STATE_COLDEFS                                                                              \
+#define STATE_COLDEFS_V1                                                                           \
 	"connect_status TEXT, connect_type TEXT, smtp_status TEXT, smtp_type TEXT,"                \
 	" tls_status TEXT, tls_type TEXT, pkix_status TEXT, pkix_type TEXT,"                       \
 	" name_status TEXT, name_type TEXT, dane_status TEXT, dane_type TEXT,"                     \
@@ -88,19 +112,38 @@
 
 /* Migration steps: step i takes the schema from version i to i + 1. */
 static const char *const migrations[] = {
-        "CREATE TABLE results(id INTEGER PRIMARY KEY, " OBS_COLDEFS ");"
+        "CREATE TABLE results(id INTEGER PRIMARY KEY, " OBS_COLDEFS_V1 ");"
         "CREATE INDEX results_t_id ON results(t_ms, result_id);"
         "CREATE TABLE latest(domain TEXT NOT NULL, address TEXT NOT NULL,"
         " region TEXT NOT NULL, t_ms INTEGER NOT NULL, rid INTEGER NOT NULL,"
         " PRIMARY KEY(domain, address, region)) WITHOUT ROWID;"
         "CREATE TABLE state(domain TEXT NOT NULL, address TEXT NOT NULL,"
         " region TEXT NOT NULL, t_ms INTEGER NOT NULL, result_id BLOB NOT NULL,"
-        " mx_host TEXT NOT NULL, " STATE_COLDEFS ", UNIQUE(domain, address, region));"
+        " mx_host TEXT NOT NULL, " STATE_COLDEFS_V1 ", UNIQUE(domain, address, region));"
         "CREATE TABLE changes(id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL,"
         " result_id BLOB NOT NULL, domain TEXT NOT NULL, mx_host TEXT NOT NULL,"
         " address TEXT NOT NULL, region TEXT NOT NULL, what TEXT NOT NULL,"
         " old_values TEXT NOT NULL, new_values TEXT NOT NULL);"
         "CREATE INDEX changes_domain ON changes(domain, t_ms);",
+
+        "ALTER TABLE results ADD COLUMN sts_status TEXT;"
+        "ALTER TABLE results ADD COLUMN sts_type TEXT;"
+        "ALTER TABLE results ADD COLUMN sts_reason TEXT;"
+        "ALTER TABLE state ADD COLUMN sts_status TEXT;"
+        "ALTER TABLE state ADD COLUMN sts_type TEXT;"
+        "CREATE TABLE domains(domain TEXT PRIMARY KEY, interval_s INTEGER NOT NULL,"
+        " added_ms INTEGER NOT NULL) WITHOUT ROWID;"
+        "CREATE TABLE list_version(version INTEGER NOT NULL);"
+        "INSERT INTO list_version(version) VALUES(1);"
+        "CREATE TABLE agents(name TEXT PRIMARY KEY, region TEXT NOT NULL,"
+        " version TEXT NOT NULL, address TEXT NOT NULL, first_seen_ms INTEGER NOT NULL,"
+        " last_hello_ms INTEGER NOT NULL, last_heartbeat_ms INTEGER NOT NULL DEFAULT 0,"
+        " egress TEXT NOT NULL DEFAULT '', egress_detail TEXT NOT NULL DEFAULT '',"
+        " spool_depth INTEGER NOT NULL DEFAULT 0, spool_bytes INTEGER NOT NULL DEFAULT 0,"
+        " spool_dropped INTEGER NOT NULL DEFAULT 0, probes_run INTEGER NOT NULL DEFAULT 0,"
+        " probes_failed INTEGER NOT NULL DEFAULT 0, cycles INTEGER NOT NULL DEFAULT 0,"
+        " uptime_s INTEGER NOT NULL DEFAULT 0, last_cycle_ms INTEGER NOT NULL DEFAULT 0)"
+        " WITHOUT ROWID;",
 };
 #define NMIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
 
@@ -118,6 +161,18 @@ enum stmt_id {
 	S_GET_RESULT,
 	S_HISTORY,
 	S_EXPIRE,
+	S_DATA_VERSION,
+	S_BEGIN_READ,
+	S_DOMAIN_GET,
+	S_DOMAIN_INSERT,
+	S_DOMAIN_SET_INTERVAL,
+	S_DOMAIN_DELETE,
+	S_LIST_BUMP,
+	S_LIST_VERSION,
+	S_DOMAIN_LIST,
+	S_AGENT_HELLO,
+	S_AGENT_HEARTBEAT,
+	S_AGENT_LIST,
 	S_COUNT
 };
 
@@ -136,7 +191,7 @@ static const char *const stmt_sql[S_COUNT] = {
         [S_PUT_STATE] = "INSERT OR REPLACE INTO state(domain, address, region, t_ms,"
                         " result_id, mx_host, " STATE_COLS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6,"
                         " ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,"
-                        " ?21, ?22, ?23, ?24)",
+                        " ?21, ?22, ?23, ?24, ?25, ?26)",
         [S_INSERT_CHANGE] = "INSERT INTO changes(t_ms, result_id, domain, mx_host, address,"
                             " region, what, old_values, new_values)"
                             " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -148,7 +203,202 @@ static const char *const stmt_sql[S_COUNT] = {
                       " ORDER BY t_ms DESC, id DESC LIMIT ?2",
         [S_EXPIRE] = "DELETE FROM results WHERE rowid IN (SELECT rowid FROM results"
                      " WHERE t_ms < ?1 ORDER BY t_ms LIMIT ?2)",
+        [S_DATA_VERSION] = "PRAGMA data_version",
+        [S_BEGIN_READ] = "BEGIN",
+        [S_DOMAIN_GET] = "SELECT interval_s FROM domains WHERE domain = ?1",
+        [S_DOMAIN_INSERT] = "INSERT INTO domains(domain, interval_s, added_ms) VALUES(?1, ?2, ?3)",
+        [S_DOMAIN_SET_INTERVAL] = "UPDATE domains SET interval_s = ?2 WHERE domain = ?1",
+        [S_DOMAIN_DELETE] = "DELETE FROM domains WHERE domain = ?1",
+        [S_LIST_BUMP] = "UPDATE list_version SET version = version + 1",
+        [S_LIST_VERSION] = "SELECT version FROM list_version",
+        [S_DOMAIN_LIST] = "SELECT domain, interval_s, added_ms FROM domains ORDER BY domain",
+        [S_AGENT_HELLO] = "INSERT INTO agents(name, region, version, address, first_seen_ms,"
+                          " last_hello_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?5)"
+                          " ON CONFLICT(name) DO UPDATE SET region = excluded.region,"
+                          " version = excluded.version, address = excluded.address,"
+                          " last_hello_ms = excluded.last_hello_ms",
+        [S_AGENT_HEARTBEAT] = "UPDATE agents SET last_heartbeat_ms = ?2, egress = ?3,"
+                              " egress_detail = ?4, spool_depth = ?5, spool_bytes = ?6,"
+                              " spool_dropped = ?7, probes_run = ?8, probes_failed = ?9,"
+                              " cycles = ?10, uptime_s = ?11, last_cycle_ms = ?12"
+                              " WHERE name = ?1",
+        [S_AGENT_LIST] = "SELECT name, region, version, address, first_seen_ms, last_hello_ms,"
+                         " last_heartbeat_ms, egress, egress_detail, spool_depth, spool_bytes,"
+                         " spool_dropped, probes_run, probes_failed, cycles, uptime_s,"
+                         " last_cycle_ms FROM agents ORDER BY region, name",
 };
+
+/* ---- key cache ---------------------------------------------------- */
+
+/*
+ * What state holds per key, remembered as a keyed hash, so that a row
+ * whose compared fields equal its key's state (nearly every row) needs no
+ * state read.  An entry maps SipHash(domain, address, region) to
+ * SipHash(compared fields) of the state row.  The key is random per handle:
+ * field values come partly from the internet (TLSA records, MTA-STS ids),
+ * and nobody can aim for a collision without it.  A hit with an equal
+ * field hash skips the read; anything else takes the read (so a key-hash
+ * collision only costs a read, unless the fields also collide: 2^-64).
+ *
+ * The cache is only ever a copy: it is emptied when another connection
+ * committed (PRAGMA data_version moved) and when a batch rolls back.
+ * Entries are never removed otherwise (state keeps every key); at
+ * KC_MAX_SLOTS, new keys are no longer cached and simply take the read.
+ */
+#define KC_MIN_SLOTS 4096
+#define KC_MAX_SLOTS (1u << 21) /* 32 MiB, about 1.5 M keys */
+
+struct kc_entry {
+	uint64_t key; /* 0: empty */
+	uint64_t val;
+};
+
+struct key_cache {
+	struct kc_entry *tab;
+	size_t slots, used; /* slots a power of two; used <= 3/4 slots */
+	uint64_t k0, k1;    /* SipHash key */
+	int on;             /* 0: no random key could be had, no caching */
+	int64_t data_version;
+};
+
+#define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define SIPROUND                                                                                   \
+	do {                                                                                       \
+		v0 += v1;                                                                          \
+		v1 = ROTL(v1, 13);                                                                 \
+		v1 ^= v0;                                                                          \
+		v0 = ROTL(v0, 32);                                                                 \
+		v2 += v3;                                                                          \
+		v3 = ROTL(v3, 16);                                                                 \
+		v3 ^= v2;                                                                          \
+		v0 += v3;                                                                          \
+		v3 = ROTL(v3, 21);                                                                 \
+		v3 ^= v0;                                                                          \
+		v2 += v1;                                                                          \
+		v1 = ROTL(v1, 17);                                                                 \
+		v1 ^= v2;                                                                          \
+		v2 = ROTL(v2, 32);                                                                 \
+	} while (0)
+
+/* SipHash-2-4 (Aumasson and Bernstein) of p[0..len). */
+static uint64_t
+siphash24(uint64_t k0, uint64_t k1, const unsigned char *p, size_t len)
+{
+	uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL;
+	uint64_t v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
+	uint64_t m, b = (uint64_t)len << 56;
+	size_t i, left = len & 7;
+
+	for (i = 0; i + 8 <= len; i += 8) {
+		m = (uint64_t)p[i] | (uint64_t)p[i + 1] << 8 | (uint64_t)p[i + 2] << 16 |
+		    (uint64_t)p[i + 3] << 24 | (uint64_t)p[i + 4] << 32 | (uint64_t)p[i + 5] << 40 |
+		    (uint64_t)p[i + 6] << 48 | (uint64_t)p[i + 7] << 56;
+		v3 ^= m;
+		SIPROUND;
+		SIPROUND;
+		v0 ^= m;
+	}
+	while (left > 0) {
+		left--;
+		b |= (uint64_t)p[i + left] << (8 * left);
+	}
+	v3 ^= b;
+	SIPROUND;
+	SIPROUND;
+	v0 ^= b;
+	v2 ^= 0xff;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	return v0 ^ v1 ^ v2 ^ v3;
+}
+
+static void
+kc_init(struct key_cache *kc)
+{
+	unsigned char k[16];
+
+	memset(kc, 0, sizeof(*kc));
+	kc->data_version = -1;
+	if (getrandom(k, sizeof(k), 0) != (ssize_t)sizeof(k))
+		return; /* correct without it, only slower */
+	memcpy(&kc->k0, k, 8);
+	memcpy(&kc->k1, k + 8, 8);
+	kc->on = 1;
+}
+
+static void
+kc_clear(struct key_cache *kc)
+{
+	if (kc->tab != NULL)
+		memset(kc->tab, 0, kc->slots * sizeof(*kc->tab));
+	kc->used = 0;
+}
+
+static void
+kc_free(struct key_cache *kc)
+{
+	free(kc->tab);
+	kc->tab = NULL;
+	kc->slots = kc->used = 0;
+}
+
+/* The slot of key: its entry, or the empty slot where it would go. */
+static struct kc_entry *
+kc_slot(struct key_cache *kc, uint64_t key)
+{
+	size_t i = (size_t)key & (kc->slots - 1);
+
+	while (kc->tab[i].key != 0 && kc->tab[i].key != key)
+		i = (i + 1) & (kc->slots - 1);
+	return &kc->tab[i];
+}
+
+/* The cached field hash of key, or 0 when not cached. */
+static uint64_t
+kc_get(struct key_cache *kc, uint64_t key)
+{
+	if (kc->used == 0)
+		return 0;
+	return kc_slot(kc, key)->val;
+}
+
+/* Remember val for key; growing may fail or stop at KC_MAX_SLOTS, and
+ * then a new key is not cached (never an error: the cache is optional). */
+static void
+kc_put(struct key_cache *kc, uint64_t key, uint64_t val)
+{
+	struct kc_entry *e;
+
+	if (!kc->on)
+		return;
+	if ((kc->used + 1) * 4 > kc->slots * 3 && kc->slots < KC_MAX_SLOTS) {
+		size_t n = kc->slots == 0 ? KC_MIN_SLOTS : kc->slots * 2, i;
+		struct kc_entry *old = kc->tab, *nt = calloc(n, sizeof(*nt));
+
+		if (nt != NULL) {
+			size_t oslots = kc->slots;
+
+			kc->tab = nt;
+			kc->slots = n;
+			for (i = 0; i < oslots; i++)
+				if (old[i].key != 0)
+					*kc_slot(kc, old[i].key) = old[i];
+			free(old);
+		}
+	}
+	if (kc->slots == 0)
+		return;
+	e = kc_slot(kc, key);
+	if (e->key == 0) {
+		if ((kc->used + 1) * 4 > kc->slots * 3)
+			return; /* full */
+		e->key = key;
+		kc->used++;
+	}
+	e->val = val;
+}
 
 struct store_sqlite {
 	struct mxs_store base; /* first: a struct mxs_store * points here */
@@ -159,6 +409,9 @@ struct store_sqlite {
 	struct mxs_store_obs prev;     /* scratch: the state row being replaced */
 	char what[MXS_STORE_WHAT_MAX]; /* scratch: the change being written */
 	char oldv[MXS_STORE_CHANGE_MAX], newv[MXS_STORE_CHANGE_MAX];
+	unsigned char hashbin[3][32]; /* scratch: hashes bound to S_INSERT_RESULT */
+	struct key_cache kc;
+	char hbuf[sizeof(struct mxs_store_obs)]; /* scratch: bytes hashed for kc */
 };
 
 static const struct mxs_store_ops sqlite_ops;
@@ -236,10 +489,23 @@ bind_text(sqlite3_stmt *st, int i, const char *v)
 	return sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
 }
 
+/* Lower-case hex digit values; 16 for every other byte.  A table, because
+ * branches on random hex digits mispredict (~5% of put_batch). */
+static const unsigned char hexval[256] = {
+#define R16 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16, 16
+        R16, R16, R16,                                                           /* 0x00-0x2f */
+        0,   1,   2,   3,   4,   5,   6,   7,   8,   9,  16, 16, 16, 16, 16, 16, /* '0'-'9' */
+        R16,                                                                     /* 0x40-0x4f */
+        R16,                                                                     /* 0x50-0x5f */
+        16,  10,  11,  12,  13,  14,  15,  16,  16,  16, 16, 16, 16, 16, 16, 16, /* 'a'-'f' */
+        R16, R16, R16, R16, R16, R16, R16, R16, R16,                             /* 0x70-0xff */
+#undef R16
+};
+
 static inline unsigned
 nibble(char c)
 {
-	return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+	return hexval[(unsigned char)c];
 }
 
 /*
@@ -255,7 +521,7 @@ bind_hash(sqlite3_stmt *st, int i, const char *hex, unsigned char bin[32])
 		return sqlite3_bind_null(st, i);
 	for (k = 0; k < 32; k++)
 		bin[k] = (unsigned char)(nibble(hex[2 * k]) << 4 | nibble(hex[2 * k + 1]));
-	return sqlite3_bind_blob(st, i, bin, 32, SQLITE_TRANSIENT);
+	return sqlite3_bind_blob(st, i, bin, 32, SQLITE_STATIC);
 }
 
 static void
@@ -275,11 +541,12 @@ col_hash(sqlite3_stmt *st, int col, char out[MXS_STORE_HEX256_MAX])
 	out[64] = '\0';
 }
 
-/* Bind an observation to ?1..?OBS_NCOLS in OBS_COLS order. */
+/* Bind an observation to ?1..?OBS_NCOLS in OBS_COLS order.  bufs holds the
+ * binary hashes and, like o, must outlive the statement's next step (bound
+ * without a copy: three mallocs per row were ~4% of put_batch). */
 static int
-obs_bind(sqlite3_stmt *st, const struct mxs_store_obs *o)
+obs_bind(sqlite3_stmt *st, const struct mxs_store_obs *o, unsigned char bufs[3][32])
 {
-	unsigned char bufs[3][32];
 	int rc = 0, i = 1, c;
 
 	rc |= sqlite3_bind_blob(st, i++, o->result_id, MXS_STORE_ID_LEN, SQLITE_STATIC);
@@ -354,14 +621,14 @@ obs_read(sqlite3_stmt *st, struct mxs_store_obs *o)
 static int
 valid_hex256(const char *h)
 {
+	unsigned bad = 0;
 	size_t i;
 
 	if (h[0] == '\0')
 		return 1;
 	for (i = 0; i < 64; i++)
-		if (!((h[i] >= '0' && h[i] <= '9') || (h[i] >= 'a' && h[i] <= 'f')))
-			return 0;
-	return h[64] == '\0';
+		bad |= nibble(h[i]); /* 16 (bit 4) for a non-digit */
+	return (bad & 16) == 0 && h[64] == '\0';
 }
 
 static int
@@ -449,15 +716,11 @@ tb_puts(struct tbuf *b, const char *s, int escape)
  * observation (cmp_vals), or writable fields (state_fields). */
 #define NCMP STATE_NCOLS
 static const char *const cmp_names[NCMP] = {
-        "connect.status", "connect.result_type",
-        "smtp.status",    "smtp.result_type",
-        "tls.status",     "tls.result_type",
-        "pkix.status",    "pkix.result_type",
-        "name.status",    "name.result_type",
-        "dane.status",    "dane.result_type",
-        "leaf_sha256",    "spki_sha256",
-        "sts_id",         "sts_body_sha256",
-        "sts_mode",       "tlsa",
+        "connect.status", "connect.result_type", "smtp.status", "smtp.result_type",
+        "tls.status",     "tls.result_type",     "pkix.status", "pkix.result_type",
+        "name.status",    "name.result_type",    "dane.status", "dane.result_type",
+        "sts.status",     "sts.result_type",     "leaf_sha256", "spki_sha256",
+        "sts_id",         "sts_body_sha256",     "sts_mode",    "tlsa",
 };
 
 static void
@@ -604,19 +867,80 @@ state_write(struct store_sqlite *s, const struct mxs_store_obs *o, char *errstr,
 	return run_step(s, S_PUT_STATE, "writing state", errstr, errlen);
 }
 
+/* Append the NUL-terminated strings v[0..n) to s->hbuf; return the length.
+ * NUL separates them, so different lists never give the same bytes. */
+static size_t
+hash_input(struct store_sqlite *s, const char *const *v, size_t n)
+{
+	size_t i, len = 0, l;
+
+	for (i = 0; i < n; i++) {
+		l = strlen(v[i]) + 1;
+		if (len + l > sizeof(s->hbuf))
+			break; /* cannot happen: the fields of one obs fit */
+		memcpy(s->hbuf + len, v[i], l);
+		len += l;
+	}
+	return len;
+}
+
+static uint64_t
+key_hash(struct store_sqlite *s, const struct mxs_store_obs *o)
+{
+	const char *v[3] = {o->domain, o->address, o->region};
+	uint64_t h =
+	        siphash24(s->kc.k0, s->kc.k1, (const unsigned char *)s->hbuf, hash_input(s, v, 3));
+
+	return h != 0 ? h : 1; /* 0 marks an empty slot */
+}
+
+static uint64_t
+fields_hash(struct store_sqlite *s, const struct mxs_store_obs *o)
+{
+	const char *v[NCMP];
+
+	cmp_vals(o, v);
+	return siphash24(s->kc.k0, s->kc.k1, (const unsigned char *)s->hbuf,
+	                 hash_input(s, v, NCMP));
+}
+
+/* Read the state of o's key into s->prev; *found 0 when there is none. */
+static int
+state_get(struct store_sqlite *s, const struct mxs_store_obs *o, int *found, char *errstr,
+          size_t errlen)
+{
+	sqlite3_stmt *st = s->stmt[S_GET_STATE];
+	int rc;
+
+	bind_text(st, 1, o->domain);
+	bind_text(st, 2, o->address);
+	bind_text(st, 3, o->region);
+	rc = sqlite3_step(st);
+	/* No memset: state_read sets every compared field, and only those
+	 * are read from prev (a 10 KiB clear per row cost 15%). */
+	if (rc == SQLITE_ROW)
+		state_read(st, &s->prev);
+	sqlite3_reset(st);
+	*found = rc == SQLITE_ROW;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_err(s, rc, "reading state", errstr, errlen);
+	return MXS_OK;
+}
+
 /*
  * For one new row stored as results.id rid: move latest forward and, when
  * a compared field differs from state (or there is none), rewrite state
  * and log the change.  A row older than latest (a late delivery) is raw
- * only.
+ * only.  The key cache answers "same as state?" without reading state.
  */
 static int
 apply_latest(struct store_sqlite *s, const struct mxs_store_obs *o, sqlite3_int64 rid, char *errstr,
              size_t errlen)
 {
 	sqlite3_stmt *st = s->stmt[S_PUT_LATEST];
-	const struct mxs_store_obs *prev = NULL;
-	int rc, err;
+	struct mxs_store_verdict *pv = &s->prev.v[MXS_STORE_STS];
+	uint64_t kh = 0, fh = 0;
+	int err, found, backfill = 0;
 
 	bind_text(st, 1, o->domain);
 	bind_text(st, 2, o->address);
@@ -628,22 +952,28 @@ apply_latest(struct store_sqlite *s, const struct mxs_store_obs *o, sqlite3_int6
 	if (sqlite3_changes(s->db) == 0)
 		return MXS_OK; /* older than latest: the upsert's WHERE skipped it */
 
-	st = s->stmt[S_GET_STATE];
-	bind_text(st, 1, o->domain);
-	bind_text(st, 2, o->address);
-	bind_text(st, 3, o->region);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		/* No memset: state_read sets every compared field, and only
-		 * those are read from prev (a 10 KiB clear per row cost 15%). */
-		state_read(st, &s->prev);
-		prev = &s->prev;
+	if (s->kc.on) {
+		kh = key_hash(s, o);
+		fh = fields_hash(s, o);
+		if (kc_get(&s->kc, kh) == fh && fh != 0)
+			return MXS_OK; /* state already holds these fields */
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return db_err(s, rc, "reading state", errstr, errlen);
-	if (!obs_diff(prev, o, s->what, sizeof(s->what), s->oldv, s->newv, sizeof(s->oldv)))
+	if ((err = state_get(s, o, &found, errstr, errlen)) != MXS_OK)
+		return err;
+	if (found && pv->status[0] == '\0') {
+		/* A state row from schema 1 has no coverage verdict: take
+		 * this one as its value rather than as a change. */
+		memcpy(pv->status, o->v[MXS_STORE_STS].status, sizeof(pv->status));
+		memcpy(pv->result_type, o->v[MXS_STORE_STS].result_type, sizeof(pv->result_type));
+		backfill = 1;
+	}
+	if (!obs_diff(found ? &s->prev : NULL, o, s->what, sizeof(s->what), s->oldv, s->newv,
+	              sizeof(s->oldv))) {
+		if (backfill && (err = state_write(s, o, errstr, errlen)) != MXS_OK)
+			return err;
+		kc_put(&s->kc, kh, fh);
 		return MXS_OK;
+	}
 
 	if ((err = state_write(s, o, errstr, errlen)) != MXS_OK)
 		return err;
@@ -657,7 +987,35 @@ apply_latest(struct store_sqlite *s, const struct mxs_store_obs *o, sqlite3_int6
 	bind_text(st, 7, s->what);
 	bind_text(st, 8, s->oldv);
 	bind_text(st, 9, s->newv);
-	return run_step(s, S_INSERT_CHANGE, "writing change", errstr, errlen);
+	if ((err = run_step(s, S_INSERT_CHANGE, "writing change", errstr, errlen)) != MXS_OK)
+		return err;
+	kc_put(&s->kc, kh, fh);
+	return MXS_OK;
+}
+
+/*
+ * Empty the key cache if another connection committed since we last
+ * looked: it may have rewritten state.  Called inside the write
+ * transaction, so nobody else can commit until we are done.
+ */
+static int
+kc_check(struct store_sqlite *s, char *errstr, size_t errlen)
+{
+	sqlite3_stmt *st = s->stmt[S_DATA_VERSION];
+	int64_t v;
+	int rc;
+
+	if (!s->kc.on)
+		return MXS_OK;
+	rc = sqlite3_step(st);
+	v = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : -1;
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW)
+		return db_err(s, rc, "reading data_version", errstr, errlen);
+	if (v != s->kc.data_version)
+		kc_clear(&s->kc);
+	s->kc.data_version = v;
+	return MXS_OK;
 }
 
 /* Is the result id of o new?  Decided once per id per batch. */
@@ -670,9 +1028,9 @@ id_is_new(struct store_sqlite *s, const struct mxs_store_obs *o, struct id_seen 
 	int rc;
 
 	*is_new = 0;
-	for (k = *nseen; k > 0; k--) {
-		if (seen[k - 1].t_ms == o->t_ms &&
-		    memcmp(seen[k - 1].id, o->result_id, MXS_STORE_ID_LEN) == 0) {
+	/* Rows come in time order, so only the tail can hold o's time. */
+	for (k = *nseen; k > 0 && seen[k - 1].t_ms == o->t_ms; k--) {
+		if (memcmp(seen[k - 1].id, o->result_id, MXS_STORE_ID_LEN) == 0) {
 			*is_new = seen[k - 1].is_new;
 			return MXS_OK;
 		}
@@ -727,7 +1085,8 @@ sqlite_put_batch(struct mxs_store *base, const struct mxs_store_obs *rows, size_
 	}
 	qsort(order, n, sizeof(*order), sort_key_cmp);
 
-	if ((err = run_step(s, S_BEGIN, "begin", errstr, errlen)) != MXS_OK)
+	if ((err = run_step(s, S_BEGIN, "begin", errstr, errlen)) != MXS_OK ||
+	    (err = kc_check(s, errstr, errlen)) != MXS_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const struct mxs_store_obs *o = &rows[order[i].i];
@@ -736,7 +1095,7 @@ sqlite_put_batch(struct mxs_store *base, const struct mxs_store_obs *rows, size_
 			goto out;
 		if (!is_new)
 			continue;
-		if ((rc = obs_bind(s->stmt[S_INSERT_RESULT], o)) != SQLITE_OK) {
+		if ((rc = obs_bind(s->stmt[S_INSERT_RESULT], o, s->hashbin)) != SQLITE_OK) {
 			err = db_err(s, rc, "binding result", errstr, errlen);
 			goto out;
 		}
@@ -752,8 +1111,10 @@ sqlite_put_batch(struct mxs_store *base, const struct mxs_store_obs *rows, size_
 		goto out;
 	*nnew = stored;
 out:
-	if (err != MXS_OK)
+	if (err != MXS_OK) {
 		rollback(s);
+		kc_clear(&s->kc); /* it may hold what was just rolled back */
+	}
 	/* The statements hold pointers into rows: drop them. */
 	sqlite3_clear_bindings(s->stmt[S_INSERT_RESULT]);
 	sqlite3_clear_bindings(s->stmt[S_PUT_LATEST]);
@@ -902,6 +1263,354 @@ sqlite_expire(struct mxs_store *base, int64_t now_ms, unsigned days, size_t *nde
 	return MXS_OK;
 }
 
+/* ---- job list ------------------------------------------------------ */
+
+/*
+ * NULL if name is a host name we accept as a watched domain, else why not:
+ * lower-case LDH labels of 1..63 characters joined by dots, no label
+ * starting or ending with '-', at least two labels, a last label that is
+ * not all digits (an IPv4 address is not a domain), at most 253
+ * characters, no trailing dot.
+ */
+static const char *
+domain_invalid(const char *name, size_t size)
+{
+	size_t len, i, label = 0, nlabels = 1;
+	int digits_only = 1;
+
+	if (name == NULL)
+		return "missing";
+	if ((len = strnlen(name, size)) == size)
+		return "not NUL-terminated";
+	if (len == 0)
+		return "empty";
+	if (len > 253)
+		return "longer than 253 characters";
+	if (name[len - 1] == '.')
+		return "ends in a dot (write it without the trailing dot)";
+	for (i = 0; i < len; i++) {
+		char c = name[i];
+
+		if (c == '.') {
+			if (label == 0)
+				return "has an empty label";
+			if (name[i - 1] == '-')
+				return "has a label ending in '-'";
+			label = 0;
+			nlabels++;
+			digits_only = 1;
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z')
+			return "is not lower case";
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'))
+			return "has a character other than a-z, 0-9, '-' and '.'";
+		if (c == '-' && label == 0)
+			return "has a label starting with '-'";
+		if (++label > 63)
+			return "has a label longer than 63 characters";
+		if (c < '0' || c > '9')
+			digits_only = 0;
+	}
+	if (name[len - 1] == '-')
+		return "has a label ending in '-'";
+	if (nlabels < 2)
+		return "is a single label (a top-level name, or a typo?)";
+	if (digits_only)
+		return "ends in an all-numeric label (an address is not a domain)";
+	return NULL;
+}
+
+/* Bump list_version inside the caller's transaction. */
+static int
+list_bump(struct store_sqlite *s, char *errstr, size_t errlen)
+{
+	int err = run_step(s, S_LIST_BUMP, "bumping list version", errstr, errlen);
+
+	if (err == MXS_OK && sqlite3_changes(s->db) != 1)
+		err = mxs_seterr(errstr, errlen, MXS_ESYNTAX, "%s: table list_version has no row",
+		                 s->path);
+	return err;
+}
+
+static int
+sqlite_domain_put(struct mxs_store *base, const struct mxs_store_domain *d, int *created,
+                  char *errstr, size_t errlen)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	sqlite3_stmt *st = s->stmt[S_DOMAIN_GET];
+	const char *why;
+	int err, rc, have = 0;
+	sqlite3_int64 old = 0;
+
+	if (created != NULL)
+		*created = 0;
+	if (d == NULL)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: domain_put: NULL domain");
+	if ((why = domain_invalid(d->domain, sizeof(d->domain))) != NULL)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: domain %.*s: %s", 253,
+		                  memchr(d->domain, '\0', sizeof(d->domain)) ? d->domain : "?",
+		                  why);
+
+	if ((err = run_step(s, S_BEGIN, "begin", errstr, errlen)) != MXS_OK)
+		return err;
+	bind_text(st, 1, d->domain);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		have = 1;
+		old = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		err = db_err(s, rc, "reading domains", errstr, errlen);
+		goto out;
+	}
+	if (have && old == (sqlite3_int64)d->interval_s)
+		goto out; /* nothing to change: the version stays */
+	st = s->stmt[have ? S_DOMAIN_SET_INTERVAL : S_DOMAIN_INSERT];
+	bind_text(st, 1, d->domain);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)d->interval_s);
+	if (!have)
+		sqlite3_bind_int64(st, 3, d->added_ms);
+	if ((err = run_step(s, have ? S_DOMAIN_SET_INTERVAL : S_DOMAIN_INSERT, "writing domain",
+	                    errstr, errlen)) != MXS_OK ||
+	    (err = list_bump(s, errstr, errlen)) != MXS_OK)
+		goto out;
+out:
+	if (err == MXS_OK)
+		err = run_step(s, S_COMMIT, "commit", errstr, errlen);
+	if (err != MXS_OK)
+		rollback(s);
+	else if (created != NULL)
+		*created = !have;
+	sqlite3_clear_bindings(s->stmt[S_DOMAIN_GET]);
+	sqlite3_clear_bindings(s->stmt[S_DOMAIN_INSERT]);
+	sqlite3_clear_bindings(s->stmt[S_DOMAIN_SET_INTERVAL]);
+	return err;
+}
+
+static int
+sqlite_domain_remove(struct mxs_store *base, const char *domain, int *removed, char *errstr,
+                     size_t errlen)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	const char *why;
+	int err, got = 0;
+
+	if (removed != NULL)
+		*removed = 0;
+	if ((why = domain_invalid(domain, MXS_STORE_NAME_MAX)) != NULL)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: domain %.*s: %s", 253,
+		                  domain != NULL ? domain : "(null)", why);
+	if ((err = run_step(s, S_BEGIN, "begin", errstr, errlen)) != MXS_OK)
+		return err;
+	bind_text(s->stmt[S_DOMAIN_DELETE], 1, domain);
+	err = run_step(s, S_DOMAIN_DELETE, "removing domain", errstr, errlen);
+	sqlite3_clear_bindings(s->stmt[S_DOMAIN_DELETE]);
+	if (err == MXS_OK && (got = sqlite3_changes(s->db)) > 0)
+		err = list_bump(s, errstr, errlen);
+	if (err == MXS_OK)
+		err = run_step(s, S_COMMIT, "commit", errstr, errlen);
+	if (err != MXS_OK) {
+		rollback(s);
+		return err;
+	}
+	if (removed != NULL)
+		*removed = got > 0;
+	return MXS_OK;
+}
+
+static int
+sqlite_domain_list(struct mxs_store *base, struct mxs_store_domain *out, size_t max, size_t *nout,
+                   uint64_t *list_version, char *errstr, size_t errlen)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	sqlite3_stmt *st = s->stmt[S_LIST_VERSION];
+	uint64_t version = 0;
+	size_t n = 0;
+	int err, rc;
+
+	*nout = 0;
+	if (list_version != NULL)
+		*list_version = 0;
+	if (out == NULL && max > 0)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: domain_list: NULL argument");
+	/* One read transaction: the version belongs to exactly this list. */
+	if ((err = run_step(s, S_BEGIN_READ, "begin", errstr, errlen)) != MXS_OK)
+		return err;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		version = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		err = mxs_seterr(errstr, errlen, MXS_ESYNTAX, "%s: table list_version has no row",
+		                 s->path);
+	else if (rc != SQLITE_ROW)
+		err = db_err(s, rc, "reading list version", errstr, errlen);
+	st = s->stmt[S_DOMAIN_LIST];
+	while (err == MXS_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n < max) {
+			struct mxs_store_domain *d = &out[n];
+
+			memset(d, 0, sizeof(*d));
+			col_text(st, 0, d->domain, sizeof(d->domain));
+			d->interval_s = (unsigned)sqlite3_column_int64(st, 1);
+			d->added_ms = sqlite3_column_int64(st, 2);
+		}
+		n++;
+	}
+	sqlite3_reset(st);
+	if (err == MXS_OK && rc != SQLITE_DONE)
+		err = db_err(s, rc, "reading domains", errstr, errlen);
+	if (err == MXS_OK)
+		err = run_step(s, S_COMMIT, "commit", errstr, errlen);
+	if (err != MXS_OK) {
+		rollback(s);
+		return err;
+	}
+	*nout = n;
+	if (list_version != NULL)
+		*list_version = version;
+	return MXS_OK;
+}
+
+/* ---- agents -------------------------------------------------------- */
+
+/* Non-empty printable ASCII, terminated inside its field. */
+static int
+valid_word(const char *p, size_t size)
+{
+	size_t i;
+
+	if (p[0] == '\0' || memchr(p, '\0', size) == NULL)
+		return 0;
+	for (i = 0; p[i] != '\0'; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* NULL if a may be recorded, else what is wrong with it. */
+static const char *
+agent_invalid(const struct mxs_store_agent *a, int64_t now_ms)
+{
+	if (!valid_word(a->name, sizeof(a->name)))
+		return "name is empty, not terminated or not printable ASCII";
+	if (!valid_word(a->region, sizeof(a->region)))
+		return "region is empty, not terminated or not printable ASCII";
+	if (!TERMINATED(a->version) || !TERMINATED(a->address) || !TERMINATED(a->egress) ||
+	    !TERMINATED(a->egress_detail))
+		return "a text field is not NUL-terminated";
+	if (now_ms <= 0)
+		return "time is not positive";
+	return NULL;
+}
+
+static int
+sqlite_agent_hello(struct mxs_store *base, const struct mxs_store_agent *a, int64_t now_ms,
+                   char *errstr, size_t errlen)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	sqlite3_stmt *st = s->stmt[S_AGENT_HELLO];
+	const char *why;
+	int err;
+
+	if (a == NULL)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: agent_hello: NULL agent");
+	if ((why = agent_invalid(a, now_ms)) != NULL)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: agent hello rejected: %s",
+		                  why);
+	bind_text(st, 1, a->name);
+	bind_text(st, 2, a->region);
+	bind_text(st, 3, a->version);
+	bind_text(st, 4, a->address);
+	sqlite3_bind_int64(st, 5, now_ms);
+	err = run_step(s, S_AGENT_HELLO, "writing agent", errstr, errlen);
+	sqlite3_clear_bindings(st);
+	return err;
+}
+
+static int
+sqlite_agent_heartbeat(struct mxs_store *base, const struct mxs_store_agent *a, int64_t now_ms,
+                       char *errstr, size_t errlen)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	sqlite3_stmt *st = s->stmt[S_AGENT_HEARTBEAT];
+	const char *why;
+	int err, i = 5;
+
+	if (a == NULL)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: agent_heartbeat: NULL agent");
+	/* The region is not written here, but a valid agent has one. */
+	if ((why = agent_invalid(a, now_ms)) != NULL)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: agent heartbeat rejected: %s",
+		                  why);
+	bind_text(st, 1, a->name);
+	sqlite3_bind_int64(st, 2, now_ms);
+	bind_text(st, 3, a->egress);
+	bind_text(st, 4, a->egress_detail);
+	/* Counters are stored as their int64 bit pattern, read back as uint64. */
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->spool_depth);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->spool_bytes);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->spool_dropped);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->probes_run);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->probes_failed);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->cycles);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->uptime_s);
+	sqlite3_bind_int64(st, i++, (sqlite3_int64)a->last_cycle_ms);
+	err = run_step(s, S_AGENT_HEARTBEAT, "writing heartbeat", errstr, errlen);
+	sqlite3_clear_bindings(st);
+	if (err == MXS_OK && sqlite3_changes(s->db) == 0)
+		err = mxs_seterr(errstr, errlen, MXS_EINVAL,
+		                 "store: heartbeat from agent %s, which never said Hello", a->name);
+	return err;
+}
+
+static int
+sqlite_agent_list(struct mxs_store *base, struct mxs_store_agent *out, size_t max, size_t *nout,
+                  char *errstr, size_t errlen)
+{
+	struct store_sqlite *s = (struct store_sqlite *)base;
+	sqlite3_stmt *st = s->stmt[S_AGENT_LIST];
+	size_t n = 0;
+	int rc;
+
+	*nout = 0;
+	if (out == NULL && max > 0)
+		return mxs_seterr(errstr, errlen, MXS_EINVAL, "store: agent_list: NULL argument");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (n < max) {
+			struct mxs_store_agent *a = &out[n];
+			int i = 9;
+
+			memset(a, 0, sizeof(*a));
+			col_text(st, 0, a->name, sizeof(a->name));
+			col_text(st, 1, a->region, sizeof(a->region));
+			col_text(st, 2, a->version, sizeof(a->version));
+			col_text(st, 3, a->address, sizeof(a->address));
+			a->first_seen_ms = sqlite3_column_int64(st, 4);
+			a->last_hello_ms = sqlite3_column_int64(st, 5);
+			a->last_heartbeat_ms = sqlite3_column_int64(st, 6);
+			col_text(st, 7, a->egress, sizeof(a->egress));
+			col_text(st, 8, a->egress_detail, sizeof(a->egress_detail));
+			a->spool_depth = (uint64_t)sqlite3_column_int64(st, i++);
+			a->spool_bytes = (uint64_t)sqlite3_column_int64(st, i++);
+			a->spool_dropped = (uint64_t)sqlite3_column_int64(st, i++);
+			a->probes_run = (uint64_t)sqlite3_column_int64(st, i++);
+			a->probes_failed = (uint64_t)sqlite3_column_int64(st, i++);
+			a->cycles = (uint64_t)sqlite3_column_int64(st, i++);
+			a->uptime_s = (uint64_t)sqlite3_column_int64(st, i++);
+			a->last_cycle_ms = (uint32_t)sqlite3_column_int64(st, i++);
+		}
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE)
+		return db_err(s, rc, "reading agents", errstr, errlen);
+	*nout = n;
+	return MXS_OK;
+}
+
 /* ---- open, migrate, close ------------------------------------------ */
 
 static int
@@ -1013,6 +1722,7 @@ sqlite_close(struct mxs_store *base)
 	for (i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
 	sqlite3_close(s->db);
+	kc_free(&s->kc);
 	free(s->path);
 	free(s);
 }
@@ -1039,6 +1749,7 @@ mxs_store_sqlite_open(const char *path, const struct mxs_store_sqlite_opts *opts
 		return mxs_seterr(errstr, errlen, MXS_ENOMEM, "store: out of memory");
 	}
 	s->base.ops = &sqlite_ops;
+	kc_init(&s->kc);
 	s->expire_chunk = DEFAULT_EXPIRE_CHUNK;
 	if (opts != NULL && opts->busy_timeout_ms > 0)
 		busy = opts->busy_timeout_ms;
@@ -1110,4 +1821,10 @@ static const struct mxs_store_ops sqlite_ops = {
         .latest = sqlite_latest,
         .history = sqlite_history,
         .expire = sqlite_expire,
+        .domain_put = sqlite_domain_put,
+        .domain_remove = sqlite_domain_remove,
+        .domain_list = sqlite_domain_list,
+        .agent_hello = sqlite_agent_hello,
+        .agent_heartbeat = sqlite_agent_heartbeat,
+        .agent_list = sqlite_agent_list,
 };

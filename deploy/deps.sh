@@ -11,13 +11,21 @@ BUILD="build-essential cmake pkg-config clang-format
   libjansson-dev libsqlite3-dev libinih-dev libcmocka-dev"
 WORLD="iproute2 iptables nsd ldnsutils openssl postfix nginx-light
   ca-certificates dns-root-data time procps psmisc jq bc curl
-  unbound postfix-mta-sts-resolver"
+  unbound postfix-mta-sts-resolver sqlite3"
+
+# The daemons drop root to this system user (also the systemd units' User=).
+ensure_user() {
+	id mxsentry >/dev/null 2>&1 ||
+		useradd --system --no-create-home --home-dir /nonexistent \
+			--shell /usr/sbin/nologin mxsentry
+}
 
 missing=""
 for p in $BUILD $WORLD; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
 		|| missing="$missing $p"
 done
+ensure_user
 [ -z "$missing" ] && exit 0
 
 export DEBIAN_FRONTEND=noninteractive

@@ -332,7 +332,7 @@ test_json_top_and_key_order(void **state)
 	                                    "addresses", "dane",       "mta_sts", NULL};
 	static const char *const addr[] = {"address", "family", "elapsed_ms",  "connect",
 	                                   "smtp",    "tls",    "certificate", "pkix",
-	                                   "name",    "dane",   NULL};
+	                                   "name",    "dane",   "shared",      NULL};
 	static const char *const smtp[] = {
 	        "status",    "reason",       "result_type",         "greeting_code", "greeting",
 	        "ehlo_code", "capabilities", "starttls_advertised", "starttls_code", NULL};
@@ -1275,6 +1275,34 @@ test_json_enomem_everywhere(void **state)
 	mxs_result_free(&r);
 }
 
+static char *table(const struct mxs_result *r);
+
+/* "shared" is false for an address probed by its own session, true for a
+ * copy of another domain's (addr_share), and the table says so. */
+static void
+test_json_shared(void **state)
+{
+	struct mxs_result *r = good_tree();
+	json_t *j;
+	char *t;
+
+	(void)state;
+	r->hosts[0]->addrs[1]->shared = 1;
+	j = roundtrip(r);
+	expect_bool(j, "hosts/0/addresses/0/shared", 0);
+	expect_bool(j, "hosts/0/addresses/1/shared", 1);
+	json_decref(j);
+	t = table(r);
+	assert_non_null(strstr(t, "\n  shared: the session of another domain with this MX host "
+	                          "and address\n"));
+	r->hosts[0]->addrs[1]->shared = 0;
+	free(t);
+	t = table(r);
+	assert_null(strstr(t, "shared"));
+	free(t);
+	mxs_result_free(&r);
+}
+
 /* ---- table -------------------------------------------------------------- */
 
 static char *
@@ -1680,6 +1708,7 @@ main(void)
 	        cmocka_unit_test(test_json_limits),
 	        cmocka_unit_test(test_json_rejects_broken_tree),
 	        cmocka_unit_test(test_json_enomem_everywhere),
+	        cmocka_unit_test(test_json_shared),
 	        cmocka_unit_test(test_table_rows),
 	        cmocka_unit_test(test_table_long_host_alignment),
 	        cmocka_unit_test(test_table_hostile_and_empty),

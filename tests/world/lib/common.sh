@@ -78,6 +78,16 @@ WORLD_ENV=$MXS_WORLD_DIR/world.env
 FIXTURE_BIN=$MXS_BUILD_DIR/tests/mxs-smtp-fixture
 STRIP_PROXY_BIN=$MXS_BUILD_DIR/tests/mxs-strip-proxy
 MBOX_DIR=$MXS_WORLD_DIR/mbox			# strip-proxy.pid
+# The mxsentry services (service.sh, tests/world/svc): the collector in
+# mxs-srv, one agent daemon per region.
+COLLECTOR_V4=192.0.2.90
+COLLECTOR_PORT=4790 API_PORT=8025
+COLLECTOR_NAME=collector.mxs.test
+SVC_DIR=$MXS_WORLD_DIR/svc			# pki/, collector/, spool-REGION/, *.pid
+COLLECTOR_CONF=$SVC_DIR/collector.conf
+API_TOKEN_FILE=$SVC_DIR/api.token
+SVC_USER=mxsentry				# deploy/deps.sh creates it
+MXSENTRY_CLI=$SVC_DIR/mxsentry		# the CLI, run where the API listens
 
 # Messages go to fd 3: the scripts open it on their original stderr, so a
 # step may send its own output to a log and still report.

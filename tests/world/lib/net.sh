@@ -116,7 +116,7 @@ net_up() {
 	net_srv
 	net_attach_agent "$AGENT_NS" a0 198.51.100.1/24 198.51.100.2 2001:db8:100::1/64 2001:db8:100::2
 	net_regions
-	for a in "$DNS_V4" "$DNS_V6" "$VALIDATING_RESOLVER" "$VALIDATING_RESOLVER_V6" \
+	for a in "$DNS_V4" "$DNS_V6" "$VALIDATING_RESOLVER" "$VALIDATING_RESOLVER_V6" "$COLLECTOR_V4" \
 		"${LISTEN_ADDRS[@]}" $(for ((i = 0; i < POL_N; i++)); do echo "${P_ADDRS[i]}"; done); do
 		[[ -z ${seen[$a]:-} ]] || continue
 		seen[$a]=1

@@ -1,0 +1,669 @@
+/* relay — collector link and spool (see relay.h). */
+#include "relay.h"
+#include "frame.h"
+#include "ident.h"
+#include "mxs_log.h"
+#include "spool.h"
+#include "wire.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <nng/supplemental/tls/tls.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#define AGENT_VERSION  "0.1.0"
+#define BACKOFF_MAX_MS 60000
+#define PEM_MAX        (64 * 1024) /* certificate or key file */
+
+struct mxs_relay {
+	const struct mxs_agent_config *cfg;
+	int fd; /* the prober */
+	nng_socket req;
+	EVP_PKEY *key;
+	uint8_t *cert_der;
+	size_t cert_len;
+	struct mxs_spool *sp;
+	pthread_t intake;
+	int intake_started;
+	atomic_int prober_gone;
+	uint64_t seq;
+	uint64_t started_ms;
+	/* The prober's latest counters (FRAME_STATS), under mu. */
+	pthread_mutex_t mu;
+	Mxs__Heartbeat *pstats;
+	/* Uplink state. */
+	int registered;
+	uint64_t list_version;
+	unsigned heartbeat_s;
+	uint64_t next_jobs_ms, next_hb_ms;
+	unsigned backoff_ms;
+};
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- intake: prober -> spool --------------------------------------- */
+
+struct pending {
+	uint8_t **res;
+	size_t *lens;
+	size_t n;
+	uint64_t first_ms;
+};
+
+static void
+flush_pending(struct mxs_relay *r, struct pending *p)
+{
+	char err[256];
+	uint64_t seq;
+	int rc;
+
+	if (p->n == 0)
+		return;
+	rc = mxs_spool_put(r->sp, (const uint8_t *const *)p->res, p->lens, p->n, &seq, err,
+	                   sizeof(err));
+	if (rc != 0)
+		mxs_err("msg=\"results dropped: spool refused them\" results=%zu reason=\"%s\"",
+		        p->n, err);
+	else
+		mxs_debug("msg=\"batch spooled\" seq=%llu results=%zu", (unsigned long long)seq,
+		          p->n);
+	for (size_t i = 0; i < p->n; i++)
+		free(p->res[i]);
+	p->n = 0;
+}
+
+static void
+take_stats(struct mxs_relay *r, const uint8_t *buf, size_t len)
+{
+	Mxs__Heartbeat *hb = mxs__heartbeat__unpack(NULL, len, buf);
+
+	if (hb == NULL) {
+		mxs_warn("msg=\"malformed counters from the prober\"");
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	if (r->pstats != NULL)
+		mxs__heartbeat__free_unpacked(r->pstats, NULL);
+	r->pstats = hb;
+	pthread_mutex_unlock(&r->mu);
+}
+
+static void *
+intake_main(void *arg)
+{
+	struct mxs_relay *r = arg;
+	size_t max = (size_t)r->cfg->batch_max;
+	struct pending p = {calloc(max, sizeof(uint8_t *)), calloc(max, sizeof(size_t)), 0, 0};
+	struct pollfd pfd = {r->fd, POLLIN, 0};
+	uint8_t type, *buf;
+	size_t len;
+	int rc, timeout;
+
+	if (p.res == NULL || p.lens == NULL) {
+		mxs_err("msg=\"intake: out of memory\"");
+		goto out;
+	}
+	for (;;) {
+		timeout = 1000;
+		if (p.n > 0) {
+			uint64_t age = now_ms() - p.first_ms;
+			timeout = age >= (uint64_t)r->cfg->batch_ms
+			                  ? 0
+			                  : (int)(r->cfg->batch_ms - (long long)age);
+		}
+		rc = poll(&pfd, 1, timeout);
+		if (rc < 0 && errno != EINTR)
+			break;
+		if (rc > 0) {
+			if ((rc = mxs_frame_read(r->fd, &type, &buf, &len)) != 0) {
+				if (rc != MXS_ETRUNC)
+					mxs_err("msg=\"bad frame from the prober\" reason=\"%s\"",
+					        mxs_strerror(rc));
+				break;
+			}
+			if (type == MXS_FRAME_RESULT) {
+				if (p.n == 0)
+					p.first_ms = now_ms();
+				p.res[p.n] = buf;
+				p.lens[p.n++] = len;
+				buf = NULL;
+			} else if (type == MXS_FRAME_STATS)
+				take_stats(r, buf, len);
+			free(buf);
+		}
+		if (p.n >= max || (p.n > 0 && now_ms() - p.first_ms >= (uint64_t)r->cfg->batch_ms))
+			flush_pending(r, &p);
+	}
+out:
+	flush_pending(r, &p);
+	free(p.res);
+	free(p.lens);
+	atomic_store(&r->prober_gone, 1);
+	mxs_spool_wakeup(r->sp);
+	return NULL;
+}
+
+/* ---- uplink: requests to the collector ----------------------------- */
+
+/*
+ * One request and its reply.  *reply is the decoded reply (caller frees
+ * with mxs_wire_free); an Error reply is returned as MXS_EINVAL with its
+ * code in *code and the text logged.  MXS_ESYS: no reply in time.
+ */
+static int
+request(struct mxs_relay *r, Mxs__Envelope *env, Mxs__Envelope__BodyCase want,
+        Mxs__Envelope **reply, Mxs__ErrorCode *code)
+{
+	uint8_t *out = NULL;
+	size_t outlen = 0;
+	nng_msg *m = NULL;
+	char err[256];
+	int rv;
+
+	*reply = NULL;
+	*code = MXS__ERROR_CODE__ERROR_UNSPECIFIED;
+	env->has_version = 1;
+	env->version = MXS_WIRE_VERSION;
+	env->has_seq = 1;
+	env->seq = ++r->seq;
+	if (mxs_wire_pack(env, MXS_WIRE_MSG_MAX, &out, &outlen, err, sizeof(err)) != 0) {
+		mxs_err("msg=\"cannot encode request\" reason=\"%s\"", err);
+		return MXS_EINVAL;
+	}
+	if ((rv = nng_msg_alloc(&m, 0)) != 0 || (rv = nng_msg_append(m, out, outlen)) != 0 ||
+	    (rv = nng_sendmsg(r->req, m, 0)) != 0) {
+		nng_msg_free(m);
+		free(out);
+		mxs_debug("msg=\"send failed\" reason=\"%s\"", nng_strerror(rv));
+		return MXS_ESYS;
+	}
+	free(out);
+	if ((rv = nng_recvmsg(r->req, &m, 0)) != 0) {
+		mxs_debug("msg=\"no reply\" reason=\"%s\"", nng_strerror(rv));
+		return MXS_ESYS;
+	}
+	rv = mxs_wire_unpack(nng_msg_body(m), nng_msg_len(m), MXS_WIRE_MSG_MAX, reply, NULL, err,
+	                     sizeof(err));
+	nng_msg_free(m);
+	if (rv != 0) {
+		mxs_warn("msg=\"malformed reply from the collector\" reason=\"%s\"", err);
+		return MXS_ESYNTAX;
+	}
+	if ((*reply)->body_case == MXS__ENVELOPE__BODY_ERROR) {
+		const Mxs__Error *e = (*reply)->error;
+		*code = e->has_code ? e->code : MXS__ERROR_CODE__ERROR_UNSPECIFIED;
+		mxs_warn("msg=\"collector refused the request\" code=%d text=\"%s\"", (int)*code,
+		         e->text != NULL ? e->text : "");
+		mxs_wire_free(reply);
+		return MXS_EINVAL;
+	}
+	if ((*reply)->body_case != want) {
+		mxs_warn("msg=\"unexpected reply\" body=%s",
+		         mxs_wire_body_name((*reply)->body_case));
+		mxs_wire_free(reply);
+		return MXS_ESYNTAX;
+	}
+	return 0;
+}
+
+static void
+lost(struct mxs_relay *r, const char *why)
+{
+	if (r->registered)
+		mxs_warn("msg=\"collector link lost\" reason=\"%s\"", why);
+	r->registered = 0;
+}
+
+static int
+hello(struct mxs_relay *r)
+{
+	static char *caps[] = {(char *)"dane", (char *)"mta-sts", (char *)"tls-rpt-record",
+	                       (char *)"egress-check"};
+	Mxs__Envelope env = MXS__ENVELOPE__INIT, *rep = NULL;
+	Mxs__Hello h = MXS__HELLO__INIT;
+	Mxs__ErrorCode code;
+	uint8_t *sig = NULL;
+	size_t siglen = 0;
+	char err[256];
+	int rc;
+
+	h.agent_name = r->cfg->name;
+	h.region = r->cfg->region;
+	h.version = (char *)AGENT_VERSION;
+	h.capabilities = caps;
+	h.n_capabilities = sizeof(caps) / sizeof(caps[0]);
+	env.body_case = MXS__ENVELOPE__BODY_HELLO;
+	env.hello = &h;
+	if ((rc = request(r, &env, MXS__ENVELOPE__BODY_HELLO_REPLY, &rep, &code)) != 0)
+		return rc;
+	if (!rep->hello_reply->has_challenge) {
+		mxs_err("msg=\"collector sent no challenge\" reason=\"%s\"",
+		        rep->hello_reply->reason ? rep->hello_reply->reason : "");
+		mxs_wire_free(&rep);
+		return MXS_EINVAL;
+	}
+	rc = mxs_ident_sign(r->key, rep->hello_reply->challenge.data,
+	                    rep->hello_reply->challenge.len, r->cfg->name, r->cfg->region, &sig,
+	                    &siglen, err, sizeof(err));
+	mxs_wire_free(&rep);
+	if (rc != 0) {
+		mxs_err("msg=\"cannot sign the hello\" reason=\"%s\"", err);
+		return rc;
+	}
+	h.has_cert_der = h.has_signature = 1;
+	h.cert_der.data = r->cert_der;
+	h.cert_der.len = r->cert_len;
+	h.signature.data = sig;
+	h.signature.len = siglen;
+	rc = request(r, &env, MXS__ENVELOPE__BODY_HELLO_REPLY, &rep, &code);
+	free(sig);
+	if (rc != 0)
+		return rc;
+	if (!rep->hello_reply->accepted) {
+		mxs_err("msg=\"collector refused this agent\" reason=\"%s\"",
+		        rep->hello_reply->reason ? rep->hello_reply->reason : "");
+		mxs_wire_free(&rep);
+		return MXS_EINVAL;
+	}
+	if (rep->hello_reply->has_heartbeat_s && rep->hello_reply->heartbeat_s > 0)
+		r->heartbeat_s = rep->hello_reply->heartbeat_s;
+	mxs_wire_free(&rep);
+	r->registered = 1;
+	r->next_jobs_ms = r->next_hb_ms = 0; /* ask at once */
+	mxs_info("msg=\"registered with the collector\" agent=%s region=%s", r->cfg->name,
+	         r->cfg->region);
+	return 0;
+}
+
+static int
+fetch_jobs(struct mxs_relay *r)
+{
+	Mxs__Envelope env = MXS__ENVELOPE__INIT, *rep = NULL;
+	Mxs__JobRequest jr = MXS__JOB_REQUEST__INIT;
+	Mxs__ErrorCode code;
+	uint8_t *buf;
+	size_t len;
+	int rc;
+
+	jr.has_have_list_version = 1;
+	jr.have_list_version = r->list_version;
+	env.body_case = MXS__ENVELOPE__BODY_JOB_REQUEST;
+	env.job_request = &jr;
+	if ((rc = request(r, &env, MXS__ENVELOPE__BODY_JOB_LIST, &rep, &code)) != 0)
+		return rc;
+	if (!rep->job_list->unchanged) {
+		len = mxs__job_list__get_packed_size(rep->job_list);
+		if ((buf = malloc(len ? len : 1)) == NULL) {
+			mxs_wire_free(&rep);
+			return MXS_ENOMEM;
+		}
+		mxs__job_list__pack(rep->job_list, buf);
+		rc = mxs_frame_write(r->fd, MXS_FRAME_JOBS, buf, len);
+		free(buf);
+		if (rc == 0) {
+			r->list_version = rep->job_list->list_version;
+			mxs_info("msg=\"job list\" version=%llu domains=%zu",
+			         (unsigned long long)r->list_version, rep->job_list->n_jobs);
+		}
+	}
+	mxs_wire_free(&rep);
+	return rc;
+}
+
+static int
+heartbeat(struct mxs_relay *r)
+{
+	Mxs__Envelope env = MXS__ENVELOPE__INIT, *rep = NULL;
+	Mxs__Heartbeat hb = MXS__HEARTBEAT__INIT;
+	Mxs__ErrorCode code;
+	struct mxs_spool_stats ss;
+	char detail[256] = "";
+	int rc;
+
+	mxs_spool_stats(r->sp, &ss);
+	pthread_mutex_lock(&r->mu);
+	if (r->pstats != NULL) {
+		hb.has_egress = r->pstats->has_egress;
+		hb.egress = r->pstats->egress;
+		snprintf(detail, sizeof(detail), "%s",
+		         r->pstats->egress_detail ? r->pstats->egress_detail : "");
+		hb.has_probes_run = hb.has_probes_failed = hb.has_cycles = hb.has_last_cycle_ms = 1;
+		hb.probes_run = r->pstats->probes_run;
+		hb.probes_failed = r->pstats->probes_failed;
+		hb.cycles = r->pstats->cycles;
+		hb.last_cycle_ms = r->pstats->last_cycle_ms;
+	}
+	pthread_mutex_unlock(&r->mu);
+	hb.egress_detail = detail;
+	hb.has_spool_depth = hb.has_spool_bytes = hb.has_spool_dropped = hb.has_uptime_s = 1;
+	hb.spool_depth = ss.results > UINT32_MAX ? UINT32_MAX : (uint32_t)ss.results;
+	hb.spool_bytes = ss.bytes;
+	hb.spool_dropped = ss.dropped_results;
+	hb.uptime_s = (now_ms() - r->started_ms) / 1000;
+	env.body_case = MXS__ENVELOPE__BODY_HEARTBEAT;
+	env.heartbeat = &hb;
+	if ((rc = request(r, &env, MXS__ENVELOPE__BODY_ACK, &rep, &code)) == 0)
+		mxs_wire_free(&rep);
+	return rc;
+}
+
+/* Send the oldest spooled batch; 0 when sent and acknowledged, or empty. */
+static int
+send_batch(struct mxs_relay *r, int *sent)
+{
+	Mxs__Envelope env = MXS__ENVELOPE__INIT, *rep = NULL;
+	Mxs__ResultBatch rb = MXS__RESULT_BATCH__INIT;
+	Mxs__ProbeResult **prs = NULL;
+	struct mxs_spool_batch *b = NULL;
+	Mxs__ErrorCode code;
+	char err[256];
+	size_t k = 0;
+	int rc;
+
+	*sent = 0;
+	if ((rc = mxs_spool_oldest(r->sp, &b, err, sizeof(err))) != 0)
+		return rc == MXS_ENOTFOUND ? 0 : rc;
+	/* Results are re-decoded to travel inside the envelope: the prober is
+	 * not trusted, so an undecodable one is dropped here, not sent. */
+	if ((prs = calloc(b->n, sizeof(*prs))) == NULL) {
+		mxs_spool_batch_free(&b);
+		return MXS_ENOMEM;
+	}
+	for (size_t i = 0; i < b->n; i++) {
+		Mxs__ProbeResult *p = mxs__probe_result__unpack(NULL, b->lens[i], b->results[i]);
+		if (p == NULL || !p->has_id || p->id.len != MXS_WIRE_RESULT_ID) {
+			mxs_warn("msg=\"spooled result does not decode: dropped\" seq=%llu",
+			         (unsigned long long)b->seq);
+			if (p != NULL)
+				mxs__probe_result__free_unpacked(p, NULL);
+			continue;
+		}
+		prs[k++] = p;
+	}
+	rb.has_batch_seq = 1;
+	rb.batch_seq = b->seq;
+	rb.results = prs;
+	rb.n_results = k;
+	env.body_case = MXS__ENVELOPE__BODY_RESULT_BATCH;
+	env.result_batch = &rb;
+	rc = k > 0 ? request(r, &env, MXS__ENVELOPE__BODY_ACK, &rep, &code) : 0;
+	if (rc == 0 && (k == 0 || (rep->ack->has_batch_seq && rep->ack->batch_seq == b->seq))) {
+		if (k > 0)
+			mxs_debug("msg=\"batch acknowledged\" seq=%llu stored=%u duplicates=%u",
+			          (unsigned long long)b->seq, rep->ack->stored,
+			          rep->ack->duplicates);
+		if (mxs_spool_ack(r->sp, b->seq, err, sizeof(err)) != 0)
+			mxs_warn("msg=\"cannot remove acknowledged batch\" reason=\"%s\"", err);
+		*sent = 1;
+	} else if (rc == 0) {
+		mxs_warn("msg=\"ack for another batch\" want=%llu", (unsigned long long)b->seq);
+		rc = MXS_ESYNTAX;
+	} else if (code == MXS__ERROR_CODE__ERROR_NOT_REGISTERED)
+		r->registered = 0;
+	mxs_wire_free(&rep);
+	for (size_t i = 0; i < k; i++)
+		mxs__probe_result__free_unpacked(prs[i], NULL);
+	free(prs);
+	mxs_spool_batch_free(&b);
+	return rc;
+}
+
+static void
+backoff(struct mxs_relay *r, volatile sig_atomic_t *stop)
+{
+	uint64_t until = now_ms() + r->backoff_ms;
+
+	while (!*stop && !atomic_load(&r->prober_gone) && now_ms() < until)
+		usleep(50000);
+	r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
+}
+
+int
+mxs_relay_run(struct mxs_relay *r, volatile sig_atomic_t *stop)
+{
+	int rc, sent;
+	uint64_t now;
+
+	if (pthread_create(&r->intake, NULL, intake_main, r) != 0) {
+		mxs_err("msg=\"cannot start the intake thread\"");
+		return 1;
+	}
+	r->intake_started = 1;
+	r->backoff_ms = (unsigned)r->cfg->reconnect_ms;
+	while (!*stop && !atomic_load(&r->prober_gone)) {
+		if (!r->registered) {
+			if (hello(r) != 0) {
+				backoff(r, stop);
+				continue;
+			}
+			r->backoff_ms = (unsigned)r->cfg->reconnect_ms;
+		}
+		now = now_ms();
+		rc = 0;
+		if (now >= r->next_jobs_ms) {
+			if ((rc = fetch_jobs(r)) == 0)
+				r->next_jobs_ms = now + (uint64_t)r->cfg->job_refresh_s * 1000;
+		}
+		if (rc == 0 && now >= r->next_hb_ms) {
+			if ((rc = heartbeat(r)) == 0)
+				r->next_hb_ms = now + (uint64_t)r->heartbeat_s * 1000;
+		}
+		/* Nothing to send: wait for the intake (a timeout is normal). */
+		if (rc == 0 && (rc = send_batch(r, &sent)) == 0 && !sent &&
+		    mxs_spool_wait(r->sp, 200) != 0)
+			continue;
+		if (rc != 0) {
+			lost(r, mxs_strerror(rc));
+			backoff(r, stop);
+		}
+	}
+	return atomic_load(&r->prober_gone) && !*stop ? 1 : 0;
+}
+
+/* ---- set-up -------------------------------------------------------- */
+
+static char *
+read_file(const char *path, char *errstr, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	size_t n;
+
+	if (f == NULL) {
+		mxs_seterr(errstr, errlen, MXS_ECONFIG, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if ((buf = malloc(PEM_MAX + 1)) == NULL) {
+		fclose(f);
+		return NULL;
+	}
+	n = fread(buf, 1, PEM_MAX + 1, f);
+	fclose(f);
+	if (n > PEM_MAX) {
+		free(buf);
+		mxs_seterr(errstr, errlen, MXS_ELIMIT, "%s: larger than %d bytes", path, PEM_MAX);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Host part of tls+tcp://HOST:PORT, for the certificate name check. */
+static void
+url_host(const char *url, char *out, size_t len)
+{
+	const char *h = strstr(url, "://"), *end;
+
+	h = h != NULL ? h + 3 : url;
+	if (*h == '[') {
+		h++;
+		end = strchr(h, ']');
+	} else
+		end = strrchr(h, ':');
+	if (end == NULL)
+		end = h + strlen(h);
+	snprintf(out, len, "%.*s", (int)(end - h), h);
+}
+
+static int
+load_identity(struct mxs_relay *r, const char *cert_pem, const char *key_pem, char *errstr,
+              size_t errlen)
+{
+	BIO *b;
+	X509 *x;
+	unsigned char *p;
+	int n;
+
+	if ((b = BIO_new_mem_buf(cert_pem, -1)) == NULL)
+		return MXS_ENOMEM;
+	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (x == NULL)
+		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "%s: no certificate",
+		                  r->cfg->cert_file);
+	n = i2d_X509(x, NULL);
+	if (n <= 0 || n > MXS_IDENT_CERT_MAX || (r->cert_der = malloc((size_t)n)) == NULL) {
+		X509_free(x);
+		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "%s: certificate unusable",
+		                  r->cfg->cert_file);
+	}
+	p = r->cert_der;
+	r->cert_len = (size_t)i2d_X509(x, &p);
+	X509_free(x);
+	if ((b = BIO_new_mem_buf(key_pem, -1)) == NULL)
+		return MXS_ENOMEM;
+	r->key = PEM_read_bio_PrivateKey(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (r->key == NULL)
+		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "%s: no private key",
+		                  r->cfg->key_file);
+	return MXS_OK;
+}
+
+static int
+dial(struct mxs_relay *r, const char *cert_pem, const char *key_pem, char *errstr, size_t errlen)
+{
+	const struct mxs_agent_config *c = r->cfg;
+	nng_tls_config *tls = NULL;
+	nng_dialer d;
+	char host[256];
+	int rv, plain = strncmp(c->collector_url, "tcp://", 6) == 0;
+
+	if ((rv = nng_req0_open(&r->req)) != 0 ||
+	    (rv = nng_socket_set_ms(r->req, NNG_OPT_RECVTIMEO,
+	                            (nng_duration)c->request_timeout_ms)) != 0 ||
+	    (rv = nng_socket_set_ms(r->req, NNG_OPT_SENDTIMEO,
+	                            (nng_duration)c->request_timeout_ms)) != 0 ||
+	    (rv = nng_socket_set_ms(r->req, NNG_OPT_RECONNMINT, (nng_duration)c->reconnect_ms)) !=
+	            0 ||
+	    (rv = nng_socket_set_ms(r->req, NNG_OPT_RECONNMAXT, BACKOFF_MAX_MS)) != 0 ||
+	    (rv = nng_socket_set_size(r->req, NNG_OPT_RECVMAXSZ, MXS_WIRE_MSG_MAX)) != 0 ||
+	    (rv = nng_dialer_create(&d, r->req, c->collector_url)) != 0)
+		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "collector url %s: %s",
+		                  c->collector_url, nng_strerror(rv));
+	if (!plain) {
+		url_host(c->collector_url, host, sizeof(host));
+		if ((rv = nng_tls_config_alloc(&tls, NNG_TLS_MODE_CLIENT)) != 0 ||
+		    (rv = nng_tls_config_ca_file(tls, c->collector_ca)) != 0 ||
+		    (rv = nng_tls_config_own_cert(tls, cert_pem, key_pem, NULL)) != 0 ||
+		    (rv = nng_tls_config_server_name(tls, c->server_name ? c->server_name
+		                                                         : host)) != 0 ||
+		    (rv = nng_tls_config_auth_mode(tls, NNG_TLS_AUTH_MODE_REQUIRED)) != 0 ||
+		    (rv = nng_dialer_set_ptr(d, NNG_OPT_TLS_CONFIG, tls)) != 0) {
+			nng_tls_config_free(tls);
+			return mxs_seterr(
+			        errstr, errlen, MXS_ETLS, "TLS set-up (ca %s, cert %s, key %s): %s",
+			        c->collector_ca, c->cert_file, c->key_file, nng_strerror(rv));
+		}
+		nng_tls_config_free(tls); /* the dialer keeps its own reference */
+	}
+	/* Non-blocking: an absent collector is normal, nng keeps redialling. */
+	if ((rv = nng_dialer_start(d, NNG_FLAG_NONBLOCK)) != 0)
+		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "dial %s: %s", c->collector_url,
+		                  nng_strerror(rv));
+	return MXS_OK;
+}
+
+int
+mxs_relay_open(const struct mxs_agent_config *cfg, int fd, struct mxs_relay **out, char *errstr,
+               size_t errlen)
+{
+	struct mxs_relay *r;
+	char *cert = NULL, *key = NULL;
+	int rc;
+
+	*out = NULL;
+	if (cfg->name == NULL || cfg->region == NULL || cfg->collector_url == NULL)
+		return mxs_seterr(errstr, errlen, MXS_ECONFIG,
+		                  "[agent] name, region and [collector] url are required");
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return MXS_ENOMEM;
+	r->cfg = cfg;
+	r->fd = fd;
+	r->heartbeat_s = (unsigned)cfg->heartbeat_s;
+	r->started_ms = now_ms();
+	pthread_mutex_init(&r->mu, NULL);
+	rc = MXS_ENOMEM;
+	if ((cert = read_file(cfg->cert_file, errstr, errlen)) == NULL ||
+	    (key = read_file(cfg->key_file, errstr, errlen)) == NULL)
+		goto fail;
+	if ((rc = load_identity(r, cert, key, errstr, errlen)) != 0 ||
+	    (rc = mxs_spool_open(cfg->spool_dir, (uint64_t)cfg->spool_max_bytes, &r->sp, errstr,
+	                         errlen)) != 0 ||
+	    (rc = dial(r, cert, key, errstr, errlen)) != 0)
+		goto fail;
+	explicit_bzero(key, strlen(key));
+	free(cert);
+	free(key);
+	*out = r;
+	return MXS_OK;
+fail:
+	if (key != NULL)
+		explicit_bzero(key, strlen(key));
+	free(cert);
+	free(key);
+	mxs_relay_close(&r);
+	return rc != 0 ? rc : MXS_ECONFIG;
+}
+
+void
+mxs_relay_close(struct mxs_relay **rp)
+{
+	struct mxs_relay *r = *rp;
+
+	if (r == NULL)
+		return;
+	if (r->intake_started) {
+		/* The intake thread ends when the prober's socket closes. */
+		shutdown(r->fd, SHUT_RDWR);
+		pthread_join(r->intake, NULL);
+	}
+	nng_close(r->req);
+	mxs_spool_close(&r->sp);
+	EVP_PKEY_free(r->key);
+	free(r->cert_der);
+	if (r->pstats != NULL)
+		mxs__heartbeat__free_unpacked(r->pstats, NULL);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+	*rp = NULL;
+}

@@ -60,7 +60,7 @@ static const struct mxs_conf_opt agent_opts[] = {
          "drop root privileges to this user after start-up"},
         {"agent", "spool_dir", MXS_CONF_STR, "/var/spool/mxsentry-agent", 0, 0, O(spool_dir), 0,
          "results waiting for the collector's acknowledgement"},
-        {"agent", "spool_max_bytes", MXS_CONF_INT, "268435456", 65536, 68719476736LL,
+        {"agent", "spool_max_bytes", MXS_CONF_INT, "268435456", 16384, 68719476736LL,
          O(spool_max_bytes), 0, "spool bound; when full, new results are dropped and counted"},
         {"agent", "batch_max", MXS_CONF_INT, "100", 1, 1000, O(batch_max), 0,
          "results per message to the collector"},
@@ -85,7 +85,7 @@ static const struct mxs_conf_opt agent_opts[] = {
         {"collector", "key_file", MXS_CONF_STR, "/etc/mxsentry/agent.key", 0, 0, O(key_file), 0,
          "this agent's private key (read by the relay process only)"},
         {"collector", "reconnect_ms", MXS_CONF_INT, "1000", 100, 600000, O(reconnect_ms), 0,
-         "first reconnect delay; doubles up to 60 s"},
+         "first redial delay after the collector went away; doubles up to 10 s"},
         {"collector", "request_timeout_ms", MXS_CONF_INT, "10000", 100, 600000,
          O(request_timeout_ms), 0, "wait this long for the collector's reply"},
 };

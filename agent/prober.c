@@ -93,6 +93,8 @@ count_egress(struct prober *pr, const struct mxs_result *r)
 	for (size_t i = 0; i < r->nhosts; i++)
 		for (size_t j = 0; j < r->hosts[i]->naddrs; j++) {
 			const struct mxs_verdict *c = &r->hosts[i]->addrs[j]->connect;
+			if (r->hosts[i]->addrs[j]->shared)
+				continue; /* one connection, counted where it was made */
 			if (c->status == MXS_ST_OK || strstr(c->reason, "refused") != NULL)
 				pr->addr_ok++; /* a refusal came from the far end: the path works */
 			else if (c->status != MXS_ST_NOT_TESTED)
@@ -126,6 +128,7 @@ probe_done(struct mxs_result *r, void *arg)
 	}
 	mxs_result_free(&r);
 	free(sl);
+	send_stats(pr); /* after the result: the relay never counts one it has not read */
 	start_more(pr);
 }
 
@@ -239,7 +242,8 @@ start_more(struct prober *pr)
 		if (!j->in_round) /* removed from the list meanwhile */
 			continue;
 		j->in_round = 0;
-		j->due_ms = mxs_now_ms() + (uint64_t)j->interval_s * 1000;
+		/* From the round's start: the round's domains stay one round. */
+		j->due_ms = pr->round_start + (uint64_t)j->interval_s * 1000;
 		if ((sl = calloc(1, sizeof(*sl))) == NULL) {
 			pr->probes_failed++;
 			continue;

@@ -23,8 +23,11 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#define AGENT_VERSION  "0.1.0"
-#define BACKOFF_MAX_MS 60000
+#define AGENT_VERSION "0.1.0"
+/* Our own retry pace after a failed request; nng redials on its own (from
+ * reconnect_ms up to RECONNMAXT), so this stays short. */
+#define BACKOFF_MAX_MS 5000
+#define REDIAL_MAX_MS  10000
 #define PEM_MAX        (64 * 1024) /* certificate or key file */
 
 struct mxs_relay {
@@ -49,6 +52,9 @@ struct mxs_relay {
 	unsigned heartbeat_s;
 	uint64_t next_jobs_ms, next_hb_ms;
 	unsigned backoff_ms;
+	/* Totals since start, logged at exit (tests compare them with the store). */
+	atomic_ullong results_read, results_spooled;
+	uint64_t acked_stored, acked_duplicates, batches_sent;
 };
 
 static uint64_t
@@ -83,9 +89,11 @@ flush_pending(struct mxs_relay *r, struct pending *p)
 	if (rc != 0)
 		mxs_err("msg=\"results dropped: spool refused them\" results=%zu reason=\"%s\"",
 		        p->n, err);
-	else
+	else {
+		atomic_fetch_add(&r->results_spooled, p->n);
 		mxs_debug("msg=\"batch spooled\" seq=%llu results=%zu", (unsigned long long)seq,
 		          p->n);
+	}
 	for (size_t i = 0; i < p->n; i++)
 		free(p->res[i]);
 	p->n = 0;
@@ -141,6 +149,7 @@ intake_main(void *arg)
 				break;
 			}
 			if (type == MXS_FRAME_RESULT) {
+				atomic_fetch_add(&r->results_read, 1);
 				if (p.n == 0)
 					p.first_ms = now_ms();
 				p.res[p.n] = buf;
@@ -294,6 +303,72 @@ hello(struct mxs_relay *r)
 	return 0;
 }
 
+/*
+ * The last job list is kept beside the spool, so an agent restarted while
+ * the collector is away goes on probing what it was told to (and spools).
+ */
+#define JOBS_FILE "jobs.pb"
+
+static void
+jobs_path(const struct mxs_relay *r, char *buf, size_t len, const char *suffix)
+{
+	snprintf(buf, len, "%s/%s%s", r->cfg->spool_dir, JOBS_FILE, suffix);
+}
+
+static void
+jobs_save(const struct mxs_relay *r, const uint8_t *buf, size_t len)
+{
+	char tmp[4200], path[4200];
+	FILE *f;
+	int ok;
+
+	jobs_path(r, tmp, sizeof(tmp), ".tmp");
+	jobs_path(r, path, sizeof(path), "");
+	if ((f = fopen(tmp, "w")) == NULL) {
+		mxs_warn("msg=\"cannot keep the job list\" file=%s reason=\"%s\"", tmp,
+		         strerror(errno));
+		return;
+	}
+	ok = fwrite(buf, 1, len, f) == len;
+	ok = fclose(f) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		mxs_warn("msg=\"cannot keep the job list\" file=%s", path);
+		unlink(tmp);
+	}
+}
+
+/* Hand the kept job list to the prober; its version stays 0, so the first
+ * request to the collector fetches the current one. */
+static void
+jobs_load(struct mxs_relay *r)
+{
+	char path[4200];
+	uint8_t *buf;
+	size_t n;
+	FILE *f;
+	Mxs__JobList *jl;
+
+	jobs_path(r, path, sizeof(path), "");
+	if ((f = fopen(path, "r")) == NULL)
+		return;
+	if ((buf = malloc(MXS_FRAME_MAX)) == NULL) {
+		fclose(f);
+		return;
+	}
+	n = fread(buf, 1, MXS_FRAME_MAX, f);
+	fclose(f);
+	if ((jl = mxs__job_list__unpack(NULL, n, buf)) == NULL) {
+		mxs_warn("msg=\"kept job list does not decode: ignored\" file=%s", path);
+	} else {
+		if (mxs_frame_write(r->fd, MXS_FRAME_JOBS, buf, n) == 0)
+			mxs_info("msg=\"probing the kept job list until the collector answers\" "
+			         "domains=%zu",
+			         jl->n_jobs);
+		mxs__job_list__free_unpacked(jl, NULL);
+	}
+	free(buf);
+}
+
 static int
 fetch_jobs(struct mxs_relay *r)
 {
@@ -318,6 +393,8 @@ fetch_jobs(struct mxs_relay *r)
 		}
 		mxs__job_list__pack(rep->job_list, buf);
 		rc = mxs_frame_write(r->fd, MXS_FRAME_JOBS, buf, len);
+		if (rc == 0)
+			jobs_save(r, buf, len);
 		free(buf);
 		if (rc == 0) {
 			r->list_version = rep->job_list->list_version;
@@ -407,10 +484,14 @@ send_batch(struct mxs_relay *r, int *sent)
 	env.result_batch = &rb;
 	rc = k > 0 ? request(r, &env, MXS__ENVELOPE__BODY_ACK, &rep, &code) : 0;
 	if (rc == 0 && (k == 0 || (rep->ack->has_batch_seq && rep->ack->batch_seq == b->seq))) {
-		if (k > 0)
+		if (k > 0) {
 			mxs_debug("msg=\"batch acknowledged\" seq=%llu stored=%u duplicates=%u",
 			          (unsigned long long)b->seq, rep->ack->stored,
 			          rep->ack->duplicates);
+			r->acked_stored += rep->ack->stored;
+			r->acked_duplicates += rep->ack->duplicates;
+			r->batches_sent++;
+		}
 		if (mxs_spool_ack(r->sp, b->seq, err, sizeof(err)) != 0)
 			mxs_warn("msg=\"cannot remove acknowledged batch\" reason=\"%s\"", err);
 		*sent = 1;
@@ -449,6 +530,7 @@ mxs_relay_run(struct mxs_relay *r, volatile sig_atomic_t *stop)
 	}
 	r->intake_started = 1;
 	r->backoff_ms = (unsigned)r->cfg->reconnect_ms;
+	jobs_load(r);
 	while (!*stop && !atomic_load(&r->prober_gone)) {
 		if (!r->registered) {
 			if (hello(r) != 0) {
@@ -477,6 +559,23 @@ mxs_relay_run(struct mxs_relay *r, volatile sig_atomic_t *stop)
 		}
 	}
 	return atomic_load(&r->prober_gone) && !*stop ? 1 : 0;
+}
+
+/* The totals, once at exit: what was read, spooled, acknowledged, left. */
+static void
+relay_totals(struct mxs_relay *r)
+{
+	struct mxs_spool_stats ss;
+
+	mxs_spool_stats(r->sp, &ss);
+	mxs_info(
+	        "msg=\"totals\" results_read=%llu spooled=%llu batches_sent=%llu acked_stored=%llu "
+	        "acked_duplicates=%llu dropped=%llu left=%llu corrupt_files=%llu",
+	        (unsigned long long)atomic_load(&r->results_read),
+	        (unsigned long long)atomic_load(&r->results_spooled),
+	        (unsigned long long)r->batches_sent, (unsigned long long)r->acked_stored,
+	        (unsigned long long)r->acked_duplicates, (unsigned long long)ss.dropped_results,
+	        (unsigned long long)ss.results, (unsigned long long)ss.corrupt_files);
 }
 
 /* ---- set-up -------------------------------------------------------- */
@@ -575,7 +674,7 @@ dial(struct mxs_relay *r, const char *cert_pem, const char *key_pem, char *errst
 	                            (nng_duration)c->request_timeout_ms)) != 0 ||
 	    (rv = nng_socket_set_ms(r->req, NNG_OPT_RECONNMINT, (nng_duration)c->reconnect_ms)) !=
 	            0 ||
-	    (rv = nng_socket_set_ms(r->req, NNG_OPT_RECONNMAXT, BACKOFF_MAX_MS)) != 0 ||
+	    (rv = nng_socket_set_ms(r->req, NNG_OPT_RECONNMAXT, REDIAL_MAX_MS)) != 0 ||
 	    (rv = nng_socket_set_size(r->req, NNG_OPT_RECVMAXSZ, MXS_WIRE_MSG_MAX)) != 0 ||
 	    (rv = nng_dialer_create(&d, r->req, c->collector_url)) != 0)
 		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "collector url %s: %s",
@@ -657,6 +756,8 @@ mxs_relay_close(struct mxs_relay **rp)
 		shutdown(r->fd, SHUT_RDWR);
 		pthread_join(r->intake, NULL);
 	}
+	if (r->sp != NULL)
+		relay_totals(r);
 	nng_close(r->req);
 	mxs_spool_close(&r->sp);
 	EVP_PKEY_free(r->key);

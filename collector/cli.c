@@ -914,8 +914,9 @@ main(int argc, char **argv)
 		} else if (strcmp(a, "-t") == 0) {
 			token_file = argv[++i];
 		} else if (strcmp(a, "--interval") == 0) {
-			if (parse_uint(argv[++i], 60, 86400, &v) != 0) {
-				errmsg("--interval must be an integer in [60, 86400]");
+			if (parse_uint(argv[++i], 10, 86400, &v) != 0) {
+				errmsg("--interval must be an integer in [10, 86400]"); /* as the
+				                                                           API */
 				return EXIT_USAGE;
 			}
 			interval = (long)v;

@@ -30,14 +30,17 @@
 #include "metrics.h"
 #include "mxs_err.h"
 
-#define MXS_API_BODY_MAX      (64 * 1024) /* request body bytes; larger is 413 */
-#define MXS_API_STATUS_ROWS   1024        /* rows of one status reply ("truncated") */
-#define MXS_API_HISTORY_MAX   1000        /* ?limit= upper bound */
-#define MXS_API_HISTORY_DFLT  50
-#define MXS_API_AGENTS_MAX    4096    /* agents listed by /regions and /metrics */
-#define MXS_API_DOMAINS_MAX   1000000 /* domains listed by GET /api/v1/domains */
-#define MXS_API_TOKEN_MAX     1024    /* bytes of the bearer token */
-#define MXS_API_INTERVAL_MIN  60
+#define MXS_API_BODY_MAX     (64 * 1024) /* request body bytes; larger is 413 */
+#define MXS_API_STATUS_ROWS  1024        /* rows of one status reply ("truncated") */
+#define MXS_API_HISTORY_MAX  1000        /* ?limit= upper bound */
+#define MXS_API_HISTORY_DFLT 50
+#define MXS_API_AGENTS_MAX   4096    /* agents listed by /regions and /metrics */
+#define MXS_API_DOMAINS_MAX  1000000 /* domains listed by GET /api/v1/domains */
+#define MXS_API_TOKEN_MAX    1024    /* bytes of the bearer token */
+/* Probe intervals accepted: down to 10 s for incident follow-up and test
+ * worlds (agents still open at most one session per MX address per
+ * share_window_s, so a short interval does not hammer the MX). */
+#define MXS_API_INTERVAL_MIN  10
 #define MXS_API_INTERVAL_MAX  86400
 #define MXS_API_INTERVAL_DFLT 300
 #define MXS_API_STALE_DFLT    180 /* seconds without a heartbeat before "stale" */

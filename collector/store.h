@@ -142,7 +142,7 @@ struct mxs_store_agent {
 	char version[MXS_STORE_WORD_MAX];
 	char address[MXS_STORE_ADDR_MAX + 8]; /* peer address:port at the last Hello, or "" */
 	int64_t first_seen_ms, last_hello_ms, last_heartbeat_ms; /* 0: never */
-	char egress[MXS_STORE_WORD_MAX];           /* "ok", "blocked", "degraded", "unknown" */
+	char egress[MXS_STORE_WORD_MAX]; /* "ok", "blocked", "degraded", "unknown" */
 	char egress_detail[MXS_STORE_REASON_MAX];
 	uint64_t spool_depth, spool_bytes, spool_dropped;
 	uint64_t probes_run, probes_failed, cycles, uptime_s;
@@ -165,8 +165,8 @@ struct mxs_store_ops {
 	              char *errstr, size_t errlen);
 	int (*domain_put)(struct mxs_store *st, const struct mxs_store_domain *d, int *created,
 	                  char *errstr, size_t errlen);
-	int (*domain_remove)(struct mxs_store *st, const char *domain, int *removed,
-	                     char *errstr, size_t errlen);
+	int (*domain_remove)(struct mxs_store *st, const char *domain, int *removed, char *errstr,
+	                     size_t errlen);
 	int (*domain_list)(struct mxs_store *st, struct mxs_store_domain *out, size_t max,
 	                   size_t *nout, uint64_t *list_version, char *errstr, size_t errlen);
 	int (*agent_hello)(struct mxs_store *st, const struct mxs_store_agent *a, int64_t now_ms,
@@ -282,7 +282,12 @@ mxs_store_expire(struct mxs_store *st, int64_t now_ms, unsigned days, size_t *nd
 
 /* Add d (domain lower case, no trailing dot, validated as a host name;
  * 60 <= interval_s <= 86400 is not enforced here, callers bound it) or
- * update its interval.  *created (if not NULL) is 1 for a new domain. */
+ * update its interval (added_ms stays that of the first put).  *created
+ * (if not NULL) is 1 for a new domain.  A put with the interval already
+ * listed changes nothing and leaves list_version as it is.  A host name
+ * here: lower-case LDH labels of 1..63 characters, none starting or ending
+ * in '-', at least two, the last not all digits, <= 253 characters in all;
+ * anything else is MXS_EINVAL with the rule broken in errstr. */
 static inline MXS_WUR int
 mxs_store_domain_put(struct mxs_store *st, const struct mxs_store_domain *d, int *created,
                      char *errstr, size_t errlen)
@@ -291,7 +296,9 @@ mxs_store_domain_put(struct mxs_store *st, const struct mxs_store_domain *d, int
 }
 
 /* Remove domain from the job list (its results and history stay).
- * *removed (if not NULL) is 0 when it was not listed. */
+ * *removed (if not NULL) is 0 when it was not listed (also for a name
+ * mxs_store_domain_put would refuse), and then list_version does not
+ * move.  MXS_EINVAL only for NULL or a name of MXS_STORE_NAME_MAX or more. */
 static inline MXS_WUR int
 mxs_store_domain_remove(struct mxs_store *st, const char *domain, int *removed, char *errstr,
                         size_t errlen)
@@ -304,8 +311,8 @@ mxs_store_domain_remove(struct mxs_store *st, const char *domain, int *removed, 
  * in the same transaction.  out may be NULL with max 0 to ask the count
  * and version only. */
 static inline MXS_WUR int
-mxs_store_domain_list(struct mxs_store *st, struct mxs_store_domain *out, size_t max,
-                      size_t *nout, uint64_t *list_version, char *errstr, size_t errlen)
+mxs_store_domain_list(struct mxs_store *st, struct mxs_store_domain *out, size_t max, size_t *nout,
+                      uint64_t *list_version, char *errstr, size_t errlen)
 {
 	return st->ops->domain_list(st, out, max, nout, list_version, errstr, errlen);
 }
@@ -313,7 +320,9 @@ mxs_store_domain_list(struct mxs_store *st, struct mxs_store_domain *out, size_t
 /* Record an accepted Hello: name, region, version, address (other fields
  * ignored).  Creates the agent (first_seen_ms = now_ms) or updates it;
  * last_hello_ms = now_ms.  An agent that changes region keeps its name
- * and moves. */
+ * and moves.  name and region must be non-empty printable ASCII, every
+ * text field NUL-terminated in its array, and now_ms > 0, else MXS_EINVAL
+ * (the same for mxs_store_agent_heartbeat). */
 static inline MXS_WUR int
 mxs_store_agent_hello(struct mxs_store *st, const struct mxs_store_agent *a, int64_t now_ms,
                       char *errstr, size_t errlen)

@@ -131,7 +131,7 @@ report() {
 	row("MX lookup"; [$d[] | .mx.dns.ms]),
 	row("A lookup"; [$h[] | .a.ms]),
 	row("AAAA lookup"; [$h[] | .aaaa.ms]),
-	row("TLSA lookup"; [$h[] | select(.tlsa.answered) | .tlsa.ms]),
+	row("TLSA lookup"; [$h[] | select(.dane.tlsa_asked) | .dane.tlsa.ms]),
 	row("_mta-sts TXT"; [$d[] | .mta_sts.txt.dns.ms]),
 	row("_smtp._tls TXT"; [$d[] | .tls_rpt.dns.ms]),
 	row("connect"; [$a[] | .connect.ms]),

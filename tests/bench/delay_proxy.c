@@ -62,6 +62,7 @@
 #define UDP_BUCKETS       4096
 #define UDP_IDLE_US       (10 * 1000000) /* a flow without traffic this long is closed */
 #define DGRAM_MAX         65535
+#define UDP_RCVBUF        (8 * 1024 * 1024)
 #define NOFILE_WANT       65536
 
 enum h_kind { H_TCP_LISTEN, H_UDP_LISTEN, H_CONN, H_FLOW, H_SIGNAL };
@@ -746,6 +747,11 @@ listen_on(int af, int type, int port)
 		s4->sin_family = AF_INET;
 		s4->sin_port = htons((uint16_t)port);
 		len = sizeof(*s4);
+	}
+	if (type == SOCK_DGRAM) { /* a resolver's burst of queries arrives at once */
+		int sz = UDP_RCVBUF;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
 	}
 	if (set_nonblock(fd) < 0 || bind(fd, (struct sockaddr *)&ss, len) < 0 ||
 	    (type == SOCK_STREAM && listen(fd, 4096) < 0)) {

@@ -361,7 +361,7 @@ test_domains_post_delete(void **state)
 	        "{\"domain\":\"a\\u0000b.org\"}",
 	        "{\"domain\":42}",
 	        "{\"interval_s\":300}",
-	        "{\"domain\":\"ok.org\",\"interval_s\":59}",
+	        "{\"domain\":\"ok.org\",\"interval_s\":9}",
 	        "{\"domain\":\"ok.org\",\"interval_s\":86401}",
 	        "{\"domain\":\"ok.org\",\"interval_s\":\"300\"}",
 	        "{\"domain\":\"ok.org\",\"interval_s\":300.5}",

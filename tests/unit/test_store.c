@@ -179,6 +179,16 @@ test_open_migrates_empty(void **state)
 	assert_int_equal(sql_int(f, "SELECT count(*) FROM pragma_journal_mode"
 	                            " WHERE journal_mode = 'wal'"),
 	                 1);
+	assert_int_equal(mxs_store_sqlite_schema_version(), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM sqlite_master WHERE name IN"
+	                            " ('domains', 'list_version', 'agents')"),
+	                 3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM pragma_table_info('results')"
+	                            " WHERE name IN ('sts_status', 'sts_type', 'sts_reason')"),
+	                 3);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM pragma_table_info('state')"
+	                            " WHERE name IN ('sts_status', 'sts_type')"),
+	                 2);
 }
 
 static void
@@ -605,6 +615,561 @@ test_two_handles_share_file(void **state)
 	assert_null(other);
 }
 
+/* ---- migration 2 ---------------------------------------------------- */
+
+/* Schema 1 as released (migration 1 of store_sqlite.c), and one result
+ * stored by it: raw, latest and state rows. */
+static const char v1_schema[] =
+        "CREATE TABLE schema_version(version INTEGER NOT NULL);"
+        "INSERT INTO schema_version(version) VALUES(1);"
+        "CREATE TABLE results(id INTEGER PRIMARY KEY, result_id BLOB NOT NULL,"
+        " t_ms INTEGER NOT NULL, domain TEXT NOT NULL, mx_host TEXT NOT NULL,"
+        " address TEXT NOT NULL, region TEXT NOT NULL,"
+        " connect_status TEXT, connect_type TEXT, connect_reason TEXT,"
+        " smtp_status TEXT, smtp_type TEXT, smtp_reason TEXT,"
+        " tls_status TEXT, tls_type TEXT, tls_reason TEXT,"
+        " pkix_status TEXT, pkix_type TEXT, pkix_reason TEXT,"
+        " name_status TEXT, name_type TEXT, name_reason TEXT,"
+        " dane_status TEXT, dane_type TEXT, dane_reason TEXT,"
+        " starttls INTEGER, tls_version TEXT, leaf_sha256 BLOB, spki_sha256 BLOB,"
+        " days_to_expiry INTEGER, mx_set TEXT, dnssec TEXT, sts_id TEXT,"
+        " sts_body_sha256 BLOB, sts_mode TEXT, tlsa TEXT);"
+        "CREATE INDEX results_t_id ON results(t_ms, result_id);"
+        "CREATE TABLE latest(domain TEXT NOT NULL, address TEXT NOT NULL,"
+        " region TEXT NOT NULL, t_ms INTEGER NOT NULL, rid INTEGER NOT NULL,"
+        " PRIMARY KEY(domain, address, region)) WITHOUT ROWID;"
+        "CREATE TABLE state(domain TEXT NOT NULL, address TEXT NOT NULL,"
+        " region TEXT NOT NULL, t_ms INTEGER NOT NULL, result_id BLOB NOT NULL,"
+        " mx_host TEXT NOT NULL, connect_status TEXT, connect_type TEXT, smtp_status TEXT,"
+        " smtp_type TEXT, tls_status TEXT, tls_type TEXT, pkix_status TEXT, pkix_type TEXT,"
+        " name_status TEXT, name_type TEXT, dane_status TEXT, dane_type TEXT,"
+        " leaf_sha256 TEXT, spki_sha256 TEXT, sts_id TEXT, sts_body_sha256 TEXT,"
+        " sts_mode TEXT, tlsa TEXT, UNIQUE(domain, address, region));"
+        "CREATE TABLE changes(id INTEGER PRIMARY KEY, t_ms INTEGER NOT NULL,"
+        " result_id BLOB NOT NULL, domain TEXT NOT NULL, mx_host TEXT NOT NULL,"
+        " address TEXT NOT NULL, region TEXT NOT NULL, what TEXT NOT NULL,"
+        " old_values TEXT NOT NULL, new_values TEXT NOT NULL);"
+        "CREATE INDEX changes_domain ON changes(domain, t_ms);"
+        "INSERT INTO results VALUES(1, zeroblob(16), 1717200000000, 'example.org',"
+        " 'mx.example.org', '192.0.2.1', 'eu', 'ok', '', 'fine', 'ok', '', 'fine',"
+        " 'ok', '', 'fine', 'ok', '', 'fine', 'ok', '', 'fine', 'ok', '', 'fine',"
+        " 1, 'TLSv1.3', NULL, NULL, 60, '10 mx.example.org', 'insecure', '20240601', NULL,"
+        " 'enforce', '');"
+        "INSERT INTO latest VALUES('example.org', '192.0.2.1', 'eu', 1717200000000, 1);"
+        "INSERT INTO state VALUES('example.org', '192.0.2.1', 'eu', 1717200000000,"
+        " zeroblob(16), 'mx.example.org', 'ok', '', 'ok', '', 'ok', '', 'ok', '', 'ok', '',"
+        " 'ok', '', '', '', '20240601', '', 'enforce', '');"
+        "INSERT INTO changes VALUES(1, 1717200000000, zeroblob(16), 'example.org',"
+        " 'mx.example.org', '192.0.2.1', 'eu', 'first', '', 'connect.status=ok\n');";
+
+/* mk() without certificate, STS body or TLSA, as the v1 row above. */
+static void
+mk_v1like(struct mxs_store_obs *o, unsigned idb, int64_t t)
+{
+	mk(o, idb, t, "example.org", "192.0.2.1", "eu");
+	o->leaf_sha256[0] = o->spki_sha256[0] = o->tlsa[0] = '\0';
+}
+
+static void
+test_migrate_from_v1(void **state)
+{
+	struct fx *f = *state;
+	struct mxs_store_obs o, got[2];
+	static struct mxs_store_change ch[4];
+	uint64_t version = 0;
+	size_t n;
+
+	sqlite3 *db = NULL;
+
+	assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, v1_schema, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	open_ok(f);
+	assert_int_equal(sql_int(f, "SELECT version FROM schema_version"), 2);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM schema_version"), 1);
+
+	/* The old row reads back, with no coverage verdict. */
+	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 2, &n, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(got[0].t_ms, T0);
+	assert_string_equal(got[0].v[MXS_STORE_DANE].status, "ok");
+	assert_string_equal(got[0].v[MXS_STORE_DANE].reason, "fine");
+	assert_string_equal(got[0].v[MXS_STORE_STS].status, "");
+	assert_string_equal(got[0].v[MXS_STORE_STS].result_type, "");
+	assert_string_equal(got[0].v[MXS_STORE_STS].reason, "");
+	assert_string_equal(got[0].sts_mode, "enforce");
+	assert_int_equal(got[0].days_to_expiry, 60);
+
+	/* The first coverage verdict of an old key fills state, silently. */
+	mk_v1like(&o, 2, T0 + MINUTE);
+	assert_int_equal(put(f, &o, 1), 1);
+	assert_int_equal(nchanges(f, "example.org"), 1);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM state WHERE sts_status = 'ok'"
+	                            " AND sts_type = ''"),
+	                 1);
+	assert_int_equal(mxs_store_latest(f->st, "example.org", got, 2, &n, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_string_equal(got[0].v[MXS_STORE_STS].status, "ok");
+	assert_string_equal(got[0].v[MXS_STORE_STS].reason, "fine");
+
+	/* From then on, coverage is compared. */
+	mk_v1like(&o, 3, T0 + 2 * MINUTE);
+	snprintf(o.v[MXS_STORE_STS].status, MXS_STORE_WORD_MAX, "fail");
+	assert_int_equal(put(f, &o, 1), 1);
+	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 4, &n, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(ch[0].what, "sts.status");
+	assert_string_equal(ch[0].old_values, "sts.status=ok\n");
+	assert_string_equal(ch[0].new_values, "sts.status=fail\n");
+	assert_string_equal(ch[1].what, "first");
+
+	/* The job list of a migrated store starts at version 1, empty. */
+	assert_int_equal(
+	        mxs_store_domain_list(f->st, NULL, 0, &n, &version, f->err, sizeof(f->err)),
+	        MXS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(version, 1);
+}
+
+static void
+test_coverage_change_logged(void **state)
+{
+	struct fx *f = *state;
+	struct mxs_store_obs o;
+	static struct mxs_store_change ch[4];
+	size_t n;
+
+	open_ok(f);
+	mk(&o, 1, T0, "example.org", "192.0.2.1", "eu");
+	assert_int_equal(put(f, &o, 1), 1);
+	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 4, &n, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 1);
+	assert_non_null(strstr(ch[0].new_values, "sts.status=ok\n"));
+
+	/* The host's certificate no longer names it: coverage fails. */
+	mk(&o, 2, T0 + MINUTE, "example.org", "192.0.2.1", "eu");
+	snprintf(o.v[MXS_STORE_STS].status, MXS_STORE_WORD_MAX, "fail");
+	snprintf(o.v[MXS_STORE_STS].result_type, MXS_STORE_WORD_MAX, "certificate-host-mismatch");
+	snprintf(o.v[MXS_STORE_STS].reason, MXS_STORE_REASON_MAX, "not named");
+	assert_int_equal(put(f, &o, 1), 1);
+	/* The reason alone is not a change. */
+	mk(&o, 3, T0 + 2 * MINUTE, "example.org", "192.0.2.1", "eu");
+	snprintf(o.v[MXS_STORE_STS].status, MXS_STORE_WORD_MAX, "fail");
+	snprintf(o.v[MXS_STORE_STS].result_type, MXS_STORE_WORD_MAX, "certificate-host-mismatch");
+	snprintf(o.v[MXS_STORE_STS].reason, MXS_STORE_REASON_MAX, "still not named");
+	assert_int_equal(put(f, &o, 1), 1);
+	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 4, &n, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 2);
+	assert_string_equal(ch[0].what, "sts.status,sts.result_type");
+	assert_string_equal(ch[0].old_values, "sts.status=ok\nsts.result_type=\n");
+	assert_string_equal(ch[0].new_values,
+	                    "sts.status=fail\nsts.result_type=certificate-host-mismatch\n");
+	assert_int_equal(ch[0].t_ms, T0 + MINUTE);
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM results WHERE sts_reason = 'not named'"),
+	                 1);
+}
+
+/* ---- key cache ------------------------------------------------------ */
+
+/* Another handle's write must not be hidden by this handle's memory. */
+static void
+test_change_by_other_handle_seen(void **state)
+{
+	struct fx *f = *state;
+	struct mxs_store *other = NULL;
+	struct mxs_store_obs o;
+	static struct mxs_store_change ch[4];
+	size_t n;
+
+	open_ok(f);
+	assert_int_equal(mxs_store_sqlite_open(f->path, NULL, &other, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	mk(&o, 1, T0, "example.org", "192.0.2.1", "eu");
+	assert_int_equal(put(f, &o, 1), 1); /* f: state is ok */
+	mk(&o, 2, T0 + MINUTE, "example.org", "192.0.2.1", "eu");
+	snprintf(o.v[MXS_STORE_PKIX].status, MXS_STORE_WORD_MAX, "fail");
+	assert_int_equal(mxs_store_put_batch(other, &o, 1, &n, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(n, 1);
+	mxs_store_close(&other);
+	mk(&o, 3, T0 + 2 * MINUTE, "example.org", "192.0.2.1", "eu"); /* ok again */
+	assert_int_equal(put(f, &o, 1), 1);
+	assert_int_equal(mxs_store_history(f->st, "example.org", ch, 4, &n, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(ch[0].what, "pkix.status");
+	assert_string_equal(ch[0].new_values, "pkix.status=ok\n");
+	assert_string_equal(ch[1].what, "pkix.status");
+	assert_string_equal(ch[1].new_values, "pkix.status=fail\n");
+}
+
+/* A rolled-back batch must not leave its fields in memory. */
+static void
+test_rolled_back_batch_forgotten(void **state)
+{
+	struct fx *f = *state;
+	struct mxs_store_obs b[2];
+	size_t nnew;
+
+	open_ok(f);
+	sql_exec(f, "CREATE TRIGGER boom BEFORE INSERT ON results"
+	            " WHEN NEW.domain = 'boom.example'"
+	            " BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+	mk(&b[0], 1, T0, "example.org", "192.0.2.1", "eu");
+	assert_int_equal(put(f, b, 1), 1);
+	mk(&b[0], 2, T0 + MINUTE, "example.org", "192.0.2.1", "eu");
+	snprintf(b[0].v[MXS_STORE_TLS].status, MXS_STORE_WORD_MAX, "fail");
+	mk(&b[1], 3, T0 + MINUTE + 1, "boom.example", "192.0.2.3", "eu");
+	assert_int_equal(mxs_store_put_batch(f->st, b, 2, &nnew, f->err, sizeof(f->err)), MXS_ESYS);
+	assert_int_equal(nchanges(f, "example.org"), 1);
+	/* The same failure again, alone: now it is stored, and a change. */
+	assert_int_equal(put(f, b, 1), 1);
+	assert_int_equal(nchanges(f, "example.org"), 2);
+}
+
+/* ---- job list ------------------------------------------------------- */
+
+static uint64_t
+list_version(struct fx *f)
+{
+	uint64_t v = 0;
+	size_t n;
+
+	assert_int_equal(mxs_store_domain_list(f->st, NULL, 0, &n, &v, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	return v;
+}
+
+static int
+dput(struct fx *f, const char *name, unsigned interval, int64_t added)
+{
+	struct mxs_store_domain d;
+	int created = 7, err;
+
+	memset(&d, 0, sizeof(d));
+	snprintf(d.domain, sizeof(d.domain), "%s", name);
+	d.interval_s = interval;
+	d.added_ms = added;
+	err = mxs_store_domain_put(f->st, &d, &created, f->err, sizeof(f->err));
+	if (err != MXS_OK)
+		fail_msg("domain_put %s: %s", name, f->err);
+	return created;
+}
+
+static int
+dremove(struct fx *f, const char *name)
+{
+	int removed = 7;
+
+	if (mxs_store_domain_remove(f->st, name, &removed, f->err, sizeof(f->err)) != MXS_OK)
+		fail_msg("domain_remove %s: %s", name, f->err);
+	return removed;
+}
+
+static void
+test_domain_list_version(void **state)
+{
+	struct fx *f = *state;
+	struct mxs_store_domain d[4];
+	uint64_t v = 0;
+	size_t n = 99;
+
+	open_ok(f);
+	assert_int_equal(mxs_store_domain_list(f->st, d, 4, &n, &v, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 0);
+	assert_int_equal(v, 1);
+
+	assert_int_equal(dput(f, "example.org", 300, T0), 1);
+	assert_int_equal(list_version(f), 2);
+	/* The same again: no change, the version stays. */
+	assert_int_equal(dput(f, "example.org", 300, T0 + DAY), 0);
+	assert_int_equal(list_version(f), 2);
+	/* A new interval is a change; added_ms stays the first one. */
+	assert_int_equal(dput(f, "example.org", 600, T0 + DAY), 0);
+	assert_int_equal(list_version(f), 3);
+	/* NULL created is allowed. */
+	memset(&d[0], 0, sizeof(d[0]));
+	snprintf(d[0].domain, sizeof(d[0].domain), "b.example");
+	d[0].interval_s = 60;
+	d[0].added_ms = T0 + 2;
+	assert_int_equal(mxs_store_domain_put(f->st, &d[0], NULL, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(dput(f, "a.example", 900, T0 + 1), 1);
+	assert_int_equal(list_version(f), 5);
+
+	/* Ordered by name; the count is the total even past max. */
+	memset(d, 0x55, sizeof(d));
+	assert_int_equal(mxs_store_domain_list(f->st, d, 4, &n, &v, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 3);
+	assert_int_equal(v, 5);
+	assert_string_equal(d[0].domain, "a.example");
+	assert_int_equal(d[0].interval_s, 900);
+	assert_int_equal(d[0].added_ms, T0 + 1);
+	assert_string_equal(d[1].domain, "b.example");
+	assert_int_equal(d[1].interval_s, 60);
+	assert_string_equal(d[2].domain, "example.org");
+	assert_int_equal(d[2].interval_s, 600);
+	assert_int_equal(d[2].added_ms, T0);
+	memset(d, 0x55, sizeof(d));
+	assert_int_equal(mxs_store_domain_list(f->st, d, 1, &n, &v, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(d[0].domain, "a.example");
+	assert_int_equal(d[1].domain[0], 0x55); /* not written past max */
+
+	/* Removing what is not listed changes nothing. */
+	assert_int_equal(dremove(f, "absent.example"), 0);
+	assert_int_equal(list_version(f), 5);
+	assert_int_equal(
+	        mxs_store_domain_remove(f->st, "absent.example", NULL, f->err, sizeof(f->err)),
+	        MXS_OK);
+	assert_int_equal(dremove(f, "b.example"), 1);
+	assert_int_equal(list_version(f), 6);
+	assert_int_equal(dremove(f, "b.example"), 0);
+	assert_int_equal(list_version(f), 6);
+	/* Back again: a new version, never an old one. */
+	assert_int_equal(dput(f, "b.example", 60, T0 + 3), 1);
+	assert_int_equal(list_version(f), 7);
+
+	/* Results and history of a removed domain stay. */
+	{
+		struct mxs_store_obs o;
+
+		mk(&o, 1, T0, "a.example", "192.0.2.1", "eu");
+		assert_int_equal(put(f, &o, 1), 1);
+		assert_int_equal(dremove(f, "a.example"), 1);
+		assert_int_equal(nchanges(f, "a.example"), 1);
+	}
+
+	/* The version is in the file. */
+	mxs_store_close(&f->st);
+	open_ok(f);
+	assert_int_equal(mxs_store_domain_list(f->st, NULL, 0, &n, &v, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(n, 2);
+	assert_int_equal(v, 8);
+	assert_int_equal(mxs_store_domain_list(f->st, NULL, 1, &n, &v, f->err, sizeof(f->err)),
+	                 MXS_EINVAL);
+}
+
+static void
+test_domain_name_rules(void **state)
+{
+	static const struct {
+		const char *name, *why;
+	} bad[] = {
+	        {"", "empty"},
+	        {"Example.org", "not lower case"},
+	        {"example.org.", "ends in a dot"},
+	        {".example.org", "empty label"},
+	        {"example..org", "empty label"},
+	        {"exa mple.org", "other than a-z"},
+	        {"exa_mple.org", "other than a-z"},
+	        {"caf\xc3\xa9.example", "other than a-z"},
+	        {"-mx.example.org", "starting with '-'"},
+	        {"mx-.example.org", "ending in '-'"},
+	        {"example.org-", "ending in '-'"},
+	        {"localhost", "single label"},
+	        {"192.0.2.1", "all-numeric"},
+	        {"a.123", "all-numeric"},
+	};
+	struct fx *f = *state;
+	struct mxs_store_domain d;
+	char name[300];
+	size_t i;
+	int created = 7;
+
+	open_ok(f);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&d, 0, sizeof(d));
+		snprintf(d.domain, sizeof(d.domain), "%s", bad[i].name);
+		d.interval_s = 300;
+		f->err[0] = '\0';
+		assert_int_equal(mxs_store_domain_put(f->st, &d, &created, f->err, sizeof(f->err)),
+		                 MXS_EINVAL);
+		assert_int_equal(created, 0);
+		if (strstr(f->err, bad[i].why) == NULL)
+			fail_msg("%s: got \"%s\", want \"%s\"", bad[i].name, f->err, bad[i].why);
+		/* Never listed, so never removed: not an error. */
+		assert_int_equal(dremove(f, bad[i].name), 0);
+	}
+	/* A label of 64, a name of 254: too long.  63 and 253: fine. */
+	memset(name, 0, sizeof(name));
+	memset(name, 'a', 64);
+	snprintf(name + 64, sizeof(name) - 64, ".example");
+	memset(&d, 0, sizeof(d));
+	memcpy(d.domain, name, strlen(name) + 1);
+	assert_int_equal(mxs_store_domain_put(f->st, &d, NULL, f->err, sizeof(f->err)), MXS_EINVAL);
+	assert_non_null(strstr(f->err, "longer than 63"));
+	assert_int_equal(dput(f, name + 1, 300, T0), 1);
+	/* Three labels of 63 and one of 62: 254 characters; then 253. */
+	for (i = 0; i < 3; i++) {
+		memset(name + i * 64, 'b', 63);
+		name[i * 64 + 63] = '.';
+	}
+	memset(name + 192, 'c', 62);
+	name[254] = '\0';
+	memset(&d, 0, sizeof(d));
+	memcpy(d.domain, name, 255);
+	assert_int_equal(strlen(d.domain), 254);
+	assert_int_equal(mxs_store_domain_put(f->st, &d, NULL, f->err, sizeof(f->err)), MXS_EINVAL);
+	assert_non_null(strstr(f->err, "longer than 253"));
+	d.domain[253] = '\0';
+	assert_int_equal(dput(f, d.domain, 300, T0), 1);
+	/* Not terminated inside the field. */
+	memset(&d, 'a', sizeof(d.domain));
+	assert_int_equal(mxs_store_domain_put(f->st, &d, NULL, f->err, sizeof(f->err)), MXS_EINVAL);
+	assert_non_null(strstr(f->err, "not NUL-terminated"));
+	assert_int_equal(mxs_store_domain_remove(f->st, d.domain, NULL, f->err, sizeof(f->err)),
+	                 MXS_EINVAL);
+	assert_int_equal(mxs_store_domain_remove(f->st, NULL, NULL, f->err, sizeof(f->err)),
+	                 MXS_EINVAL);
+
+	assert_int_equal(dput(f, "xn--bcher-kva.example", 300, T0), 1);
+	assert_int_equal(dput(f, "1mx.example.org", 300, T0), 1);
+	assert_int_equal(dput(f, "mx-1.example.org", 300, T0), 1);
+	assert_int_equal(list_version(f), 6); /* 5 accepted, no reject counted */
+}
+
+/* ---- agents --------------------------------------------------------- */
+
+static void
+mk_agent(struct mxs_store_agent *a, const char *name, const char *region)
+{
+	memset(a, 0, sizeof(*a));
+	snprintf(a->name, sizeof(a->name), "%s", name);
+	snprintf(a->region, sizeof(a->region), "%s", region);
+	snprintf(a->version, sizeof(a->version), "0.1.0");
+	snprintf(a->address, sizeof(a->address), "198.51.100.7:40000");
+}
+
+static void
+test_agents(void **state)
+{
+	struct fx *f = *state;
+	struct mxs_store_agent a, got[4];
+	size_t n = 99;
+
+	open_ok(f);
+	assert_int_equal(mxs_store_agent_list(f->st, got, 4, &n, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(n, 0);
+
+	/* A heartbeat before Hello is refused. */
+	mk_agent(&a, "agent-fra", "eu");
+	snprintf(a.egress, sizeof(a.egress), "ok");
+	assert_int_equal(mxs_store_agent_heartbeat(f->st, &a, T0, f->err, sizeof(f->err)),
+	                 MXS_EINVAL);
+	assert_non_null(strstr(f->err, "agent-fra"));
+	assert_non_null(strstr(f->err, "never said Hello"));
+	assert_int_equal(sql_int(f, "SELECT count(*) FROM agents"), 0);
+
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(mxs_store_agent_list(f->st, got, 4, &n, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0].name, "agent-fra");
+	assert_string_equal(got[0].region, "eu");
+	assert_string_equal(got[0].version, "0.1.0");
+	assert_string_equal(got[0].address, "198.51.100.7:40000");
+	assert_int_equal(got[0].first_seen_ms, T0);
+	assert_int_equal(got[0].last_hello_ms, T0);
+	assert_int_equal(got[0].last_heartbeat_ms, 0);
+	assert_string_equal(got[0].egress, ""); /* Hello ignores heartbeat fields */
+
+	mk_agent(&a, "agent-fra", "eu");
+	snprintf(a.egress, sizeof(a.egress), "blocked");
+	snprintf(a.egress_detail, sizeof(a.egress_detail), "port 25 filtered");
+	a.spool_depth = 3;
+	a.spool_bytes = UINT64_MAX; /* all 64 bits survive */
+	a.spool_dropped = 1;
+	a.probes_run = 1000;
+	a.probes_failed = 7;
+	a.cycles = 12;
+	a.uptime_s = 86400;
+	a.last_cycle_ms = UINT32_MAX;
+	assert_int_equal(mxs_store_agent_heartbeat(f->st, &a, T0 + MINUTE, f->err, sizeof(f->err)),
+	                 MXS_OK);
+
+	/* Hello again from another region: it moves, keeps first_seen. */
+	mk_agent(&a, "agent-fra", "us");
+	snprintf(a.version, sizeof(a.version), "0.2.0");
+	a.address[0] = '\0';
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0 + DAY, f->err, sizeof(f->err)),
+	                 MXS_OK);
+	assert_int_equal(mxs_store_agent_list(f->st, got, 4, &n, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(n, 1);
+	assert_string_equal(got[0].region, "us");
+	assert_string_equal(got[0].version, "0.2.0");
+	assert_string_equal(got[0].address, "");
+	assert_int_equal(got[0].first_seen_ms, T0);
+	assert_int_equal(got[0].last_hello_ms, T0 + DAY);
+	assert_int_equal(got[0].last_heartbeat_ms, T0 + MINUTE);
+	assert_string_equal(got[0].egress, "blocked");
+	assert_string_equal(got[0].egress_detail, "port 25 filtered");
+	assert_true(got[0].spool_depth == 3);
+	assert_true(got[0].spool_bytes == UINT64_MAX);
+	assert_true(got[0].spool_dropped == 1);
+	assert_true(got[0].probes_run == 1000);
+	assert_true(got[0].probes_failed == 7);
+	assert_true(got[0].cycles == 12);
+	assert_true(got[0].uptime_s == 86400);
+	assert_true(got[0].last_cycle_ms == UINT32_MAX);
+
+	/* Ordered by region, then name; the count is the total. */
+	mk_agent(&a, "agent-sin", "ap");
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_OK);
+	mk_agent(&a, "agent-ams", "us");
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(mxs_store_agent_list(f->st, got, 4, &n, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(got[0].name, "agent-sin");
+	assert_string_equal(got[1].name, "agent-ams");
+	assert_string_equal(got[2].name, "agent-fra");
+	assert_int_equal(mxs_store_agent_list(f->st, got, 1, &n, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(n, 3);
+	assert_string_equal(got[0].name, "agent-sin");
+	assert_int_equal(mxs_store_agent_list(f->st, NULL, 0, &n, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(n, 3);
+}
+
+static void
+test_agent_rules(void **state)
+{
+	struct fx *f = *state;
+	struct mxs_store_agent a;
+	size_t n;
+
+	open_ok(f);
+	mk_agent(&a, "", "eu");
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_EINVAL);
+	assert_non_null(strstr(f->err, "name is empty"));
+	mk_agent(&a, "agent\n-fra", "eu");
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_EINVAL);
+	assert_non_null(strstr(f->err, "not printable"));
+	mk_agent(&a, "agent-fra", "");
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_EINVAL);
+	assert_non_null(strstr(f->err, "region is empty"));
+	mk_agent(&a, "agent-fra", "e\x7fu");
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_EINVAL);
+	mk_agent(&a, "agent-fra", "eu");
+	memset(a.version, 'v', sizeof(a.version));
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_EINVAL);
+	assert_non_null(strstr(f->err, "not NUL-terminated"));
+	mk_agent(&a, "agent-fra", "eu");
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, 0, f->err, sizeof(f->err)), MXS_EINVAL);
+	/* A heartbeat with an empty region is invalid, even for a known agent. */
+	assert_int_equal(mxs_store_agent_hello(f->st, &a, T0, f->err, sizeof(f->err)), MXS_OK);
+	a.region[0] = '\0';
+	assert_int_equal(mxs_store_agent_heartbeat(f->st, &a, T0, f->err, sizeof(f->err)),
+	                 MXS_EINVAL);
+	assert_int_equal(mxs_store_agent_list(f->st, NULL, 0, &n, f->err, sizeof(f->err)), MXS_OK);
+	assert_int_equal(n, 1);
+	assert_int_equal(sql_int(f, "SELECT last_heartbeat_ms FROM agents"), 0);
+}
+
 int
 main(void)
 {
@@ -624,6 +1189,14 @@ main(void)
 	        cmocka_unit_test_setup_teardown(test_database_failure_rolls_back, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_retention, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_two_handles_share_file, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_migrate_from_v1, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_coverage_change_logged, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_change_by_other_handle_seen, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_rolled_back_batch_forgotten, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_domain_list_version, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_domain_name_rules, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_agents, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_agent_rules, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

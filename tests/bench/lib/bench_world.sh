@@ -214,6 +214,9 @@ server:
 	verbosity: 0
 	hide-version: yes
 	refuse-any: yes
+	# The agent sends its first ~3 queries per domain at once.
+	receive-buffer-size: 8388608
+	send-buffer-size: 8388608
 remote-control:
 	control-enable: no
 zone:

@@ -58,7 +58,7 @@ static const struct mxs_conf_opt agent_opts[] = {
          "this agent's region: its certificate's OU (required by `run`)"},
         {"agent", "user", MXS_CONF_STR, "mxsentry", 0, 0, O(user), 0,
          "drop root privileges to this user after start-up"},
-        {"agent", "spool_dir", MXS_CONF_STR, "/var/spool/mxsentry-agent", 0, 0, O(spool_dir), 0,
+        {"agent", "spool_dir", MXS_CONF_STR, "/var/lib/mxsentry-agent", 0, 0, O(spool_dir), 0,
          "results waiting for the collector's acknowledgement"},
         {"agent", "spool_max_bytes", MXS_CONF_INT, "268435456", 16384, 68719476736LL,
          O(spool_max_bytes), 0, "spool bound; when full, new results are dropped and counted"},
@@ -71,7 +71,8 @@ static const struct mxs_conf_opt agent_opts[] = {
         {"agent", "job_refresh_s", MXS_CONF_INT, "60", 1, 86400, O(job_refresh_s), 0,
          "ask the collector for a changed job list this often"},
         {"agent", "egress_check", MXS_CONF_STR, NULL, 0, 0, O(egress_check), 0,
-         "host:port probed for the port-25 egress self-check (default: the first job's MX)"},
+         "ADDR:PORT (an IP address) connected to after each round for the egress self-check;"
+         " unset: judged from the round's own connections"},
         {"agent", "metrics_listen", MXS_CONF_STR, NULL, 0, 0, O(metrics_listen), 0,
          "ADDR:PORT serving Prometheus /metrics (off when unset)"},
         {"collector", "url", MXS_CONF_STR, NULL, 0, 0, O(collector_url), 0,

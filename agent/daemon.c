@@ -29,13 +29,6 @@
 
 static volatile sig_atomic_t stop;
 
-static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
 /* The spool directory, created and handed to the service user. */
 static int
 spool_dir(const struct mxs_agent_config *cfg, char *errstr, size_t errlen)
@@ -61,7 +54,6 @@ int
 mxs_agent_daemon(const struct mxs_agent_config *cfg)
 {
 	struct mxs_relay *r = NULL;
-	struct sigaction sa;
 	char err[512];
 	int sv[2], rc = 1, status;
 	pid_t pid;
@@ -105,12 +97,7 @@ mxs_agent_daemon(const struct mxs_agent_config *cfg)
 		mxs_err("msg=\"cannot drop privileges\" reason=\"%s\"", err);
 		goto out;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	mxs_daemon_signals(&stop);
 	mxs_info("msg=\"agent started\" name=%s region=%s collector=%s prober=%d", cfg->name,
 	         cfg->region, cfg->collector_url, (int)pid);
 	rc = mxs_relay_run(r, &stop);

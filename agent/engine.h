@@ -15,6 +15,7 @@
 
 #include "cert_check.h"
 #include "config.h"
+#include "mxs_clock.h"
 #include "mxs_err.h"
 
 struct ub_ctx;
@@ -46,10 +47,5 @@ int mxs_engine_init(struct mxs_engine *e, const struct mxs_agent_config *cfg, ch
                     size_t errlen) MXS_WUR;
 /* Release everything; no probe may still be running. */
 void mxs_engine_free(struct mxs_engine *e);
-
-/* Milliseconds on the monotonic clock, for measuring steps. */
-uint64_t mxs_now_ms(void);
-/* Milliseconds since the Unix epoch, for timestamps. */
-int64_t mxs_wall_ms(void);
 
 #endif

@@ -1,7 +1,9 @@
 /* relay — collector link and spool (see relay.h). */
 #include "relay.h"
+#include "agent_metrics.h"
 #include "frame.h"
 #include "ident.h"
+#include "mxs_clock.h"
 #include "mxs_log.h"
 #include "spool.h"
 #include "wire.h"
@@ -52,18 +54,64 @@ struct mxs_relay {
 	unsigned heartbeat_s;
 	uint64_t next_jobs_ms, next_hb_ms;
 	unsigned backoff_ms;
-	/* Totals since start, logged at exit (tests compare them with the store). */
-	atomic_ullong results_read, results_spooled;
-	uint64_t acked_stored, acked_duplicates, batches_sent;
+	/* Counters since start, served on /metrics (metrics_listen) and
+	 * logged at exit (tests compare the totals with the store). */
+	struct mxs_agent_metrics m;
+	struct mxs_agent_metrics_server *msrv;
 };
 
-static uint64_t
-now_ms(void)
+/* Count n into counter field f of the relay's metrics. */
+#define COUNT(r, f, n) atomic_fetch_add_explicit(&(r)->m.f, (uint64_t)(n), memory_order_relaxed)
+
+static double
+mono_ms(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void
+set_registered(struct mxs_relay *r, int up)
+{
+	r->registered = up;
+	atomic_store_explicit(&r->m.collector_up, up ? 1 : 0, memory_order_relaxed);
+}
+
+/* Levels for a scrape, on the metrics thread: the spool and the prober. */
+static void
+metrics_fill(struct mxs_agent_metrics *m, void *arg)
+{
+	struct mxs_relay *r = arg;
+	struct mxs_spool_stats ss;
+
+	mxs_spool_stats(r->sp, &ss);
+	atomic_store_explicit(&m->spool_results, ss.results, memory_order_relaxed);
+	atomic_store_explicit(&m->spool_bytes, ss.bytes, memory_order_relaxed);
+	atomic_store_explicit(&m->spool_files, ss.files, memory_order_relaxed);
+	atomic_store_explicit(&m->results_dropped, ss.dropped_results, memory_order_relaxed);
+	atomic_store_explicit(&m->spool_corrupt_files, ss.corrupt_files, memory_order_relaxed);
+	pthread_mutex_lock(&r->mu);
+	if (r->pstats != NULL) {
+		atomic_store_explicit(&m->probes_run, r->pstats->probes_run, memory_order_relaxed);
+		atomic_store_explicit(&m->probes_failed, r->pstats->probes_failed,
+		                      memory_order_relaxed);
+		atomic_store_explicit(&m->cycles, r->pstats->cycles, memory_order_relaxed);
+		atomic_store_explicit(&m->last_cycle_ms, r->pstats->last_cycle_ms,
+		                      memory_order_relaxed);
+		atomic_store_explicit(&m->egress, r->pstats->has_egress ? (int)r->pstats->egress : 0,
+		                      memory_order_relaxed);
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+static int
+metrics_start(struct mxs_relay *r, char *errstr, size_t errlen)
+{
+	atomic_store_explicit(&r->m.started_unix_ms, mxs_wall_ms(), memory_order_relaxed);
+	return mxs_agent_metrics_start(r->cfg->metrics_listen, &r->m, metrics_fill, r, &r->msrv,
+	                               errstr, errlen);
 }
 
 /* ---- intake: prober -> spool --------------------------------------- */
@@ -90,7 +138,7 @@ flush_pending(struct mxs_relay *r, struct pending *p)
 		mxs_err("msg=\"results dropped: spool refused them\" results=%zu reason=\"%s\"",
 		        p->n, err);
 	else {
-		atomic_fetch_add(&r->results_spooled, p->n);
+		COUNT(r, results_spooled, p->n);
 		mxs_debug("msg=\"batch spooled\" seq=%llu results=%zu", (unsigned long long)seq,
 		          p->n);
 	}
@@ -133,7 +181,7 @@ intake_main(void *arg)
 	for (;;) {
 		timeout = 1000;
 		if (p.n > 0) {
-			uint64_t age = now_ms() - p.first_ms;
+			uint64_t age = mxs_now_ms() - p.first_ms;
 			timeout = age >= (uint64_t)r->cfg->batch_ms
 			                  ? 0
 			                  : (int)(r->cfg->batch_ms - (long long)age);
@@ -149,9 +197,9 @@ intake_main(void *arg)
 				break;
 			}
 			if (type == MXS_FRAME_RESULT) {
-				atomic_fetch_add(&r->results_read, 1);
+				COUNT(r, results_read, 1);
 				if (p.n == 0)
-					p.first_ms = now_ms();
+					p.first_ms = mxs_now_ms();
 				p.res[p.n] = buf;
 				p.lens[p.n++] = len;
 				buf = NULL;
@@ -159,7 +207,7 @@ intake_main(void *arg)
 				take_stats(r, buf, len);
 			free(buf);
 		}
-		if (p.n >= max || (p.n > 0 && now_ms() - p.first_ms >= (uint64_t)r->cfg->batch_ms))
+		if (p.n >= max || (p.n > 0 && mxs_now_ms() - p.first_ms >= (uint64_t)r->cfg->batch_ms))
 			flush_pending(r, &p);
 	}
 out:
@@ -198,16 +246,19 @@ request(struct mxs_relay *r, Mxs__Envelope *env, Mxs__Envelope__BodyCase want,
 		mxs_err("msg=\"cannot encode request\" reason=\"%s\"", err);
 		return MXS_EINVAL;
 	}
+	COUNT(r, requests, 1);
 	if ((rv = nng_msg_alloc(&m, 0)) != 0 || (rv = nng_msg_append(m, out, outlen)) != 0 ||
 	    (rv = nng_sendmsg(r->req, m, 0)) != 0) {
 		nng_msg_free(m);
 		free(out);
 		mxs_debug("msg=\"send failed\" reason=\"%s\"", nng_strerror(rv));
+		COUNT(r, requests_failed[MXS_AM_NO_REPLY], 1);
 		return MXS_ESYS;
 	}
 	free(out);
 	if ((rv = nng_recvmsg(r->req, &m, 0)) != 0) {
 		mxs_debug("msg=\"no reply\" reason=\"%s\"", nng_strerror(rv));
+		COUNT(r, requests_failed[MXS_AM_NO_REPLY], 1);
 		return MXS_ESYS;
 	}
 	rv = mxs_wire_unpack(nng_msg_body(m), nng_msg_len(m), MXS_WIRE_MSG_MAX, reply, NULL, err,
@@ -215,6 +266,7 @@ request(struct mxs_relay *r, Mxs__Envelope *env, Mxs__Envelope__BodyCase want,
 	nng_msg_free(m);
 	if (rv != 0) {
 		mxs_warn("msg=\"malformed reply from the collector\" reason=\"%s\"", err);
+		COUNT(r, requests_failed[MXS_AM_MALFORMED], 1);
 		return MXS_ESYNTAX;
 	}
 	if ((*reply)->body_case == MXS__ENVELOPE__BODY_ERROR) {
@@ -223,12 +275,14 @@ request(struct mxs_relay *r, Mxs__Envelope *env, Mxs__Envelope__BodyCase want,
 		mxs_warn("msg=\"collector refused the request\" code=%d text=\"%s\"", (int)*code,
 		         e->text != NULL ? e->text : "");
 		mxs_wire_free(reply);
+		COUNT(r, requests_failed[MXS_AM_REFUSED], 1);
 		return MXS_EINVAL;
 	}
 	if ((*reply)->body_case != want) {
 		mxs_warn("msg=\"unexpected reply\" body=%s",
 		         mxs_wire_body_name((*reply)->body_case));
 		mxs_wire_free(reply);
+		COUNT(r, requests_failed[MXS_AM_MALFORMED], 1);
 		return MXS_ESYNTAX;
 	}
 	return 0;
@@ -239,7 +293,7 @@ lost(struct mxs_relay *r, const char *why)
 {
 	if (r->registered)
 		mxs_warn("msg=\"collector link lost\" reason=\"%s\"", why);
-	r->registered = 0;
+	set_registered(r, 0);
 }
 
 static int
@@ -262,12 +316,16 @@ hello(struct mxs_relay *r)
 	h.n_capabilities = sizeof(caps) / sizeof(caps[0]);
 	env.body_case = MXS__ENVELOPE__BODY_HELLO;
 	env.hello = &h;
-	if ((rc = request(r, &env, MXS__ENVELOPE__BODY_HELLO_REPLY, &rep, &code)) != 0)
+	if ((rc = request(r, &env, MXS__ENVELOPE__BODY_HELLO_REPLY, &rep, &code)) != 0) {
+		if (rc == MXS_EINVAL) /* an Error reply */
+			COUNT(r, hello_refused, 1);
 		return rc;
+	}
 	if (!rep->hello_reply->has_challenge) {
 		mxs_err("msg=\"collector sent no challenge\" reason=\"%s\"",
 		        rep->hello_reply->reason ? rep->hello_reply->reason : "");
 		mxs_wire_free(&rep);
+		COUNT(r, hello_refused, 1);
 		return MXS_EINVAL;
 	}
 	rc = mxs_ident_sign(r->key, rep->hello_reply->challenge.data,
@@ -285,18 +343,23 @@ hello(struct mxs_relay *r)
 	h.signature.len = siglen;
 	rc = request(r, &env, MXS__ENVELOPE__BODY_HELLO_REPLY, &rep, &code);
 	free(sig);
-	if (rc != 0)
+	if (rc != 0) {
+		if (rc == MXS_EINVAL) /* an Error reply */
+			COUNT(r, hello_refused, 1);
 		return rc;
+	}
 	if (!rep->hello_reply->accepted) {
 		mxs_err("msg=\"collector refused this agent\" reason=\"%s\"",
 		        rep->hello_reply->reason ? rep->hello_reply->reason : "");
 		mxs_wire_free(&rep);
+		COUNT(r, hello_refused, 1);
 		return MXS_EINVAL;
 	}
 	if (rep->hello_reply->has_heartbeat_s && rep->hello_reply->heartbeat_s > 0)
 		r->heartbeat_s = rep->hello_reply->heartbeat_s;
 	mxs_wire_free(&rep);
-	r->registered = 1;
+	set_registered(r, 1);
+	COUNT(r, hello_ok, 1);
 	r->next_jobs_ms = r->next_hb_ms = 0; /* ask at once */
 	mxs_info("msg=\"registered with the collector\" agent=%s region=%s", r->cfg->name,
 	         r->cfg->region);
@@ -435,7 +498,7 @@ heartbeat(struct mxs_relay *r)
 	hb.spool_depth = ss.results > UINT32_MAX ? UINT32_MAX : (uint32_t)ss.results;
 	hb.spool_bytes = ss.bytes;
 	hb.spool_dropped = ss.dropped_results;
-	hb.uptime_s = (now_ms() - r->started_ms) / 1000;
+	hb.uptime_s = (mxs_now_ms() - r->started_ms) / 1000;
 	env.body_case = MXS__ENVELOPE__BODY_HEARTBEAT;
 	env.heartbeat = &hb;
 	if ((rc = request(r, &env, MXS__ENVELOPE__BODY_ACK, &rep, &code)) == 0)
@@ -454,6 +517,7 @@ send_batch(struct mxs_relay *r, int *sent)
 	Mxs__ErrorCode code;
 	char err[256];
 	size_t k = 0;
+	double t0;
 	int rc;
 
 	*sent = 0;
@@ -482,24 +546,31 @@ send_batch(struct mxs_relay *r, int *sent)
 	rb.n_results = k;
 	env.body_case = MXS__ENVELOPE__BODY_RESULT_BATCH;
 	env.result_batch = &rb;
+	t0 = mono_ms();
 	rc = k > 0 ? request(r, &env, MXS__ENVELOPE__BODY_ACK, &rep, &code) : 0;
 	if (rc == 0 && (k == 0 || (rep->ack->has_batch_seq && rep->ack->batch_seq == b->seq))) {
 		if (k > 0) {
 			mxs_debug("msg=\"batch acknowledged\" seq=%llu stored=%u duplicates=%u",
 			          (unsigned long long)b->seq, rep->ack->stored,
 			          rep->ack->duplicates);
-			r->acked_stored += rep->ack->stored;
-			r->acked_duplicates += rep->ack->duplicates;
-			r->batches_sent++;
+			mxs_agent_metrics_batch_latency(&r->m, mono_ms() - t0);
+			COUNT(r, results_acked_stored, rep->ack->stored);
+			COUNT(r, results_acked_duplicate, rep->ack->duplicates);
+			COUNT(r, batches_sent, 1);
+			/* Each acknowledged result once (a duplicate was stored
+			 * by an earlier send whose Ack was lost). */
+			for (size_t i = 0; i < k; i++)
+				mxs_agent_metrics_result(&r->m, prs[i]);
 		}
 		if (mxs_spool_ack(r->sp, b->seq, err, sizeof(err)) != 0)
 			mxs_warn("msg=\"cannot remove acknowledged batch\" reason=\"%s\"", err);
 		*sent = 1;
 	} else if (rc == 0) {
 		mxs_warn("msg=\"ack for another batch\" want=%llu", (unsigned long long)b->seq);
+		COUNT(r, requests_failed[MXS_AM_MALFORMED], 1);
 		rc = MXS_ESYNTAX;
 	} else if (code == MXS__ERROR_CODE__ERROR_NOT_REGISTERED)
-		r->registered = 0;
+		set_registered(r, 0);
 	mxs_wire_free(&rep);
 	for (size_t i = 0; i < k; i++)
 		mxs__probe_result__free_unpacked(prs[i], NULL);
@@ -511,9 +582,9 @@ send_batch(struct mxs_relay *r, int *sent)
 static void
 backoff(struct mxs_relay *r, volatile sig_atomic_t *stop)
 {
-	uint64_t until = now_ms() + r->backoff_ms;
+	uint64_t until = mxs_now_ms() + r->backoff_ms;
 
-	while (!*stop && !atomic_load(&r->prober_gone) && now_ms() < until)
+	while (!*stop && !atomic_load(&r->prober_gone) && mxs_now_ms() < until)
 		usleep(50000);
 	r->backoff_ms = r->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : r->backoff_ms * 2;
 }
@@ -539,7 +610,7 @@ mxs_relay_run(struct mxs_relay *r, volatile sig_atomic_t *stop)
 			}
 			r->backoff_ms = (unsigned)r->cfg->reconnect_ms;
 		}
-		now = now_ms();
+		now = mxs_now_ms();
 		rc = 0;
 		if (now >= r->next_jobs_ms) {
 			if ((rc = fetch_jobs(r)) == 0)
@@ -571,11 +642,13 @@ relay_totals(struct mxs_relay *r)
 	mxs_info(
 	        "msg=\"totals\" results_read=%llu spooled=%llu batches_sent=%llu acked_stored=%llu "
 	        "acked_duplicates=%llu dropped=%llu left=%llu corrupt_files=%llu",
-	        (unsigned long long)atomic_load(&r->results_read),
-	        (unsigned long long)atomic_load(&r->results_spooled),
-	        (unsigned long long)r->batches_sent, (unsigned long long)r->acked_stored,
-	        (unsigned long long)r->acked_duplicates, (unsigned long long)ss.dropped_results,
-	        (unsigned long long)ss.results, (unsigned long long)ss.corrupt_files);
+	        (unsigned long long)atomic_load(&r->m.results_read),
+	        (unsigned long long)atomic_load(&r->m.results_spooled),
+	        (unsigned long long)atomic_load(&r->m.batches_sent),
+	        (unsigned long long)atomic_load(&r->m.results_acked_stored),
+	        (unsigned long long)atomic_load(&r->m.results_acked_duplicate),
+	        (unsigned long long)ss.dropped_results, (unsigned long long)ss.results,
+	        (unsigned long long)ss.corrupt_files);
 }
 
 /* ---- set-up -------------------------------------------------------- */
@@ -719,7 +792,7 @@ mxs_relay_open(const struct mxs_agent_config *cfg, int fd, struct mxs_relay **ou
 	r->cfg = cfg;
 	r->fd = fd;
 	r->heartbeat_s = (unsigned)cfg->heartbeat_s;
-	r->started_ms = now_ms();
+	r->started_ms = mxs_now_ms();
 	pthread_mutex_init(&r->mu, NULL);
 	rc = MXS_ENOMEM;
 	if ((cert = read_file(cfg->cert_file, errstr, errlen)) == NULL ||
@@ -728,7 +801,8 @@ mxs_relay_open(const struct mxs_agent_config *cfg, int fd, struct mxs_relay **ou
 	if ((rc = load_identity(r, cert, key, errstr, errlen)) != 0 ||
 	    (rc = mxs_spool_open(cfg->spool_dir, (uint64_t)cfg->spool_max_bytes, &r->sp, errstr,
 	                         errlen)) != 0 ||
-	    (rc = dial(r, cert, key, errstr, errlen)) != 0)
+	    (rc = dial(r, cert, key, errstr, errlen)) != 0 ||
+	    (rc = metrics_start(r, errstr, errlen)) != 0) /* binds: before the drop */
 		goto fail;
 	explicit_bzero(key, strlen(key));
 	free(cert);
@@ -751,6 +825,7 @@ mxs_relay_close(struct mxs_relay **rp)
 
 	if (r == NULL)
 		return;
+	mxs_agent_metrics_stop(&r->msrv); /* first: its fill reads the spool */
 	if (r->intake_started) {
 		/* The intake thread ends when the prober's socket closes. */
 		shutdown(r->fd, SHUT_RDWR);

@@ -35,6 +35,7 @@
 #include <netinet/in.h>
 
 #include "http_api.h"
+#include "mxs_clock.h"
 #include "mxs_log.h"
 #include "store.h"
 
@@ -62,15 +63,6 @@ static const char *const check_keys[MXS_STORE_NCHECKS] = {
 };
 
 /* ---- small helpers ------------------------------------------------- */
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* "2026-11-23T10:00:00Z" for a Unix time in ms. */
 static void
@@ -451,7 +443,7 @@ post_domain(struct mxs_api *api, struct evhttp_request *req)
 		}
 	}
 	d.interval_s = (unsigned)iv;
-	d.added_ms = now_ms();
+	d.added_ms = mxs_wall_ms();
 	rc = mxs_store_domain_put(api->st, &d, &created, err, sizeof(err));
 	if (rc == MXS_EINVAL) {
 		reply_error(req, 400, "%s", err);
@@ -588,7 +580,7 @@ get_status(struct mxs_api *api, struct evhttp_request *req, const char *name)
 	json_t *arr, *body;
 	char err[512];
 	size_t n = 0, i;
-	int64_t now = now_ms();
+	int64_t now = mxs_wall_ms();
 	int w;
 
 	if ((w = watched(api, name, err, sizeof(err))) < 0) {
@@ -845,7 +837,7 @@ get_regions(struct mxs_api *api, struct evhttp_request *req)
 	json_t *arr;
 	char err[512];
 	size_t n, i;
-	int64_t now = now_ms();
+	int64_t now = mxs_wall_ms();
 
 	if (list_agents(api, &a, &n, err, sizeof(err)) != MXS_OK) {
 		reply_store_error(api, req, "agent_list", err);
@@ -888,7 +880,7 @@ render_gauges(struct mxs_api *api, FILE *out)
 	struct mxs_store_agent *a;
 	uint64_t ver = 0;
 	size_t n, i, up = 0, stale = 0, never = 0;
-	int64_t now = now_ms();
+	int64_t now = mxs_wall_ms();
 	char err[512];
 
 	if (mxs_store_domain_list(api->st, NULL, 0, &n, &ver, err, sizeof(err)) != MXS_OK) {

@@ -2,6 +2,7 @@
 #include "listener.h"
 #include "ident.h"
 #include "ingest.h"
+#include "mxs_clock.h"
 #include "mxs_log.h"
 #include "wire.h"
 
@@ -48,24 +49,6 @@ struct mxs_listener {
 	struct mxs_store_obs *rows; /* BATCH_ROWS_MAX, reused for every batch */
 	int64_t next_expire_ms;
 };
-
-static int64_t
-wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 /* ---- peers ---------------------------------------------------------- */
 
@@ -221,7 +204,7 @@ serve_hello(struct mxs_listener *l, struct peer *p, const Mxs__Hello *h, struct 
 	snprintf(a.region, sizeof(a.region), "%s", p->region);
 	snprintf(a.version, sizeof(a.version), "%.31s", h->version != NULL ? h->version : "");
 	snprintf(a.address, sizeof(a.address), "%s", p->addr);
-	if (mxs_store_agent_hello(l->st, &a, wall_ms(), why, sizeof(why)) != 0) {
+	if (mxs_store_agent_hello(l->st, &a, mxs_wall_ms(), why, sizeof(why)) != 0) {
 		atomic_fetch_add_explicit(&l->m->store_errors, 1, memory_order_relaxed);
 		mxs_err("msg=\"cannot record agent\" agent=%s reason=\"%s\"", p->name, why);
 		refuse(r, MXS__ERROR_CODE__ERROR_INTERNAL, "store unavailable, retry");
@@ -358,7 +341,7 @@ serve_batch(struct mxs_listener *l, const struct peer *p, const Mxs__ResultBatch
 	atomic_fetch_add_explicit(&l->m->results_duplicate, dups, memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->results_refused, refused, memory_order_relaxed);
 	atomic_fetch_add_explicit(&l->m->rows_stored, rows_new, memory_order_relaxed);
-	mxs_metrics_batch_latency(l->m, mono_ms() - t0);
+	mxs_metrics_batch_latency(l->m, (double)mxs_now_ms() - t0);
 	mxs_debug("msg=\"batch stored\" agent=%s seq=%llu results=%zu new=%u dup=%u refused=%zu",
 	          p->name, (unsigned long long)r->ack.batch_seq, b->n_results, stored, dups,
 	          refused);
@@ -409,7 +392,7 @@ serve_heartbeat(struct mxs_listener *l, const struct peer *p, const Mxs__Heartbe
 	a.cycles = h->cycles;
 	a.uptime_s = h->uptime_s;
 	a.last_cycle_ms = h->last_cycle_ms;
-	if (mxs_store_agent_heartbeat(l->st, &a, wall_ms(), why, sizeof(why)) != 0) {
+	if (mxs_store_agent_heartbeat(l->st, &a, mxs_wall_ms(), why, sizeof(why)) != 0) {
 		atomic_fetch_add_explicit(&l->m->store_errors, 1, memory_order_relaxed);
 		mxs_err("msg=\"cannot record heartbeat\" agent=%s reason=\"%s\"", p->name, why);
 		refuse(r, MXS__ERROR_CODE__ERROR_INTERNAL, "store unavailable, retry");
@@ -433,7 +416,7 @@ serve(struct mxs_listener *l, nng_msg *msg)
 	uint8_t *out = NULL;
 	size_t outlen = 0;
 	uint32_t pipe = nng_pipe_id(nng_msg_get_pipe(msg));
-	double t0 = mono_ms();
+	double t0 = (double)mxs_now_ms();
 
 	memset(&r, 0, sizeof(r));
 	mxs__envelope__init(&r.env);
@@ -635,7 +618,7 @@ mxs_listener_open(const struct mxs_collector_config *cfg, struct mxs_store *st,
 		         b[0], b[1], b[2], b[3], (unsigned)ntohs(sa.s_in.sa_port));
 	}
 	nng_tls_config_free(tls);
-	l->next_expire_ms = wall_ms() + 60 * 1000;
+	l->next_expire_ms = mxs_wall_ms() + 60 * 1000;
 	*out = l;
 	return MXS_OK;
 fail:
@@ -655,7 +638,7 @@ retention(struct mxs_listener *l)
 {
 	char why[256];
 	size_t n = 0;
-	int64_t now = wall_ms();
+	int64_t now = mxs_wall_ms();
 
 	if (now < l->next_expire_ms)
 		return;
@@ -675,9 +658,9 @@ mxs_listener_run(struct mxs_listener *l, volatile sig_atomic_t *stop)
 	int rv;
 
 	while (!*stop) {
-		if (mono_ms() - last_stats >= 1000) {
+		if ((double)mxs_now_ms() - last_stats >= 1000) {
 			listener_stats(l);
-			last_stats = mono_ms();
+			last_stats = (double)mxs_now_ms();
 		}
 		rv = nng_recvmsg(l->rep, &msg, 0);
 		if (rv == NNG_ETIMEDOUT) {

@@ -36,13 +36,6 @@
 static volatile sig_atomic_t stop;
 
 static void
-on_signal(int sig)
-{
-	(void)sig;
-	stop = 1;
-}
-
-static void
 usage(void)
 {
 	fprintf(stderr, "usage: mxsentry-collector [-c FILE] [-v]\n"
@@ -110,7 +103,6 @@ run(const struct mxs_collector_config *cfg)
 	struct mxs_listener *l = NULL;
 	struct mxs_api *api = NULL;
 	struct mxs_api_config ac = {0};
-	struct sigaction sa;
 	struct timespec now;
 	char token[TOKEN_MAX], err[512];
 	int rc = 1;
@@ -144,12 +136,7 @@ run(const struct mxs_collector_config *cfg)
 		        err);
 		goto out;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	mxs_daemon_signals(&stop);
 	mxs_info("msg=\"collector started\" version=%s agents=%s api=%s db=%s", COLLECTOR_VERSION,
 	         mxs_listener_url(l), cfg->api_listen, cfg->db);
 	rc = mxs_listener_run(l, &stop) == 0 ? 0 : 1;

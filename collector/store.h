@@ -281,7 +281,7 @@ mxs_store_expire(struct mxs_store *st, int64_t now_ms, unsigned days, size_t *nd
  */
 
 /* Add d (domain lower case, no trailing dot, validated as a host name;
- * 60 <= interval_s <= 86400 is not enforced here, callers bound it) or
+ * the API bounds interval_s to 10..86400; the store does not) or
  * update its interval (added_ms stays that of the first put).  *created
  * (if not NULL) is 1 for a new domain.  A put with the interval already
  * listed changes nothing and leaves list_version as it is.  A host name

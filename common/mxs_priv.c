@@ -46,3 +46,26 @@ mxs_priv_drop(const char *user, char *errstr, size_t errlen)
 		return mxs_seterr(errstr, errlen, MXS_ESYS, "no_new_privs: %s", strerror(errno));
 	return MXS_OK;
 }
+
+static volatile sig_atomic_t *stop_flag;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	*stop_flag = 1;
+}
+
+void
+mxs_daemon_signals(volatile sig_atomic_t *stop)
+{
+	struct sigaction sa;
+
+	stop_flag = stop;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}

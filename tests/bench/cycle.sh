@@ -36,7 +36,7 @@
 #
 # Environment: MXB_RTT_MS (100), MXB_DOMAINS (1000), MXB_ADDRESSES (100),
 # MXB_MX_HOSTS (distinct MX names, default one per domain), MXB_SERVER
-# (postfix | fixture), MXB_CYCLE_CAPS (defaults | generous), MXB_KEEP=1.
+# (fixture | postfix), MXB_CYCLE_CAPS (defaults | generous), MXB_KEEP=1.
 set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ $# -eq 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }

@@ -90,6 +90,15 @@ for r in $REGIONS; do
 		'.agents[] | select(.region == $r) | [.name, .state, .egress]' "$tmp/regions.json")" = \
 		"[\"$r-1\",\"up\",\"ok\"]" ]
 done
+# Privileges: every daemon process runs as the service user after start-up,
+# and the prober (the agent's child) never had the key file open.
+users_of() { ps -o user= --pid "$1" --ppid "$1" | sort -u | tr '\n' ' '; }
+check "the collector runs as $SVC_USER" [ "$(users_of "$(cat "$SVC_DIR/collector.pid")")" = "$SVC_USER " ]
+for r in $REGIONS; do
+	rp=$(cat "$SVC_DIR/agent-$r.pid")
+	check "$r: relay and prober run as $SVC_USER" [ "$(users_of "$rp")" = "$SVC_USER " ]
+	check "$r: two agent processes" [ "$(ps -o pid= --pid "$rp" --ppid "$rp" | wc -l)" = 2 ]
+done
 check "history of valid.mxs.test has first observations from 3 regions" [ "$(cli --json history \
 	valid.mxs.test | jq '[.changes[] | select(.what == ["first"]) | .region] | unique | length')" = 3 ]
 check "/metrics counts stored results" bash -c "ip netns exec $SRV_NS curl -fsS \

@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 
 #include "agent_metrics.h"
+#include "mxs_listen.h"
 #include "mxs_log.h"
 
 const double mxs_agent_metrics_lat_bounds_ms[MXS_AM_LAT_BUCKETS] = {1,  2,   5,   10,  25,
@@ -348,61 +349,6 @@ server_thread(void *arg)
 	return NULL;
 }
 
-/* "ADDR:PORT" or "[V6]:PORT" into addr and *port. */
-static int
-parse_listen(const char *s, char *addr, size_t alen, uint16_t *port, char *err, size_t errlen)
-{
-	const char *colon, *a = s, *p;
-	unsigned long v = 0;
-	size_t n;
-
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (rb == NULL || rb[1] != ':')
-			goto bad;
-		a = s + 1;
-		n = (size_t)(rb - a);
-		colon = rb + 1;
-	} else {
-		/* A bare v6 address has more than one ':': it needs brackets. */
-		if ((colon = strrchr(s, ':')) == NULL || memchr(s, ':', (size_t)(colon - s)))
-			goto bad;
-		n = (size_t)(colon - s);
-	}
-	if (n == 0 || n >= alen || colon[1] == '\0' || strlen(colon + 1) > 5)
-		goto bad;
-	for (p = colon + 1; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			goto bad;
-		v = v * 10 + (unsigned long)(*p - '0');
-	}
-	if (v > 65535)
-		goto bad;
-	memcpy(addr, a, n);
-	addr[n] = '\0';
-	*port = (uint16_t)v;
-	return MXS_OK;
-bad:
-	return mxs_seterr(err, errlen, MXS_ECONFIG,
-	                  "metrics_listen \"%s\" is not ADDR:PORT or [ADDR]:PORT", s);
-}
-
-static int
-bound_port(struct evhttp_bound_socket *bs)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) != 0)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return -1;
-}
-
 static void
 server_free(struct mxs_agent_metrics_server *s)
 {
@@ -427,15 +373,16 @@ mxs_agent_metrics_start(const char *listen, struct mxs_agent_metrics *m,
 	struct mxs_agent_metrics_server *s;
 	struct evhttp_bound_socket *bs;
 	char addr[MXS_AGENT_METRICS_ADDR_MAX];
-	uint16_t port;
+	uint16_t port = 0;
+	char why[256];
 	sigset_t all, old;
 	int rc;
 
 	*out = NULL;
 	if (listen == NULL || listen[0] == '\0')
 		return MXS_OK; /* off */
-	if ((rc = parse_listen(listen, addr, sizeof(addr), &port, errstr, errlen)) != 0)
-		return rc;
+	if ((rc = mxs_listen_parse(listen, addr, sizeof(addr), &port, why, sizeof(why))) != 0)
+		return mxs_seterr(errstr, errlen, rc, "metrics_listen: %s", why);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return mxs_seterr(errstr, errlen, MXS_ENOMEM, "out of memory");
 	s->wake_fd[0] = s->wake_fd[1] = -1;
@@ -464,7 +411,7 @@ mxs_agent_metrics_start(const char *listen, struct mxs_agent_metrics *m,
 		                listen, errno != 0 ? strerror(errno) : "address unusable");
 		goto fail;
 	}
-	s->port = bound_port(bs);
+	s->port = mxs_listen_port(evhttp_bound_socket_get_fd(bs));
 	/* The server thread takes no signals: they belong to the caller. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

@@ -33,8 +33,8 @@ static volatile sig_atomic_t stop;
 static int
 spool_dir(const struct mxs_agent_config *cfg, char *errstr, size_t errlen)
 {
-	uid_t uid;
-	gid_t gid;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	int rc;
 
 	if (mkdir(cfg->spool_dir, 0700) != 0 && errno != EEXIST)

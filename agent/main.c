@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <openssl/ssl.h>
 
@@ -35,6 +36,18 @@ struct slot {
 	struct oneshot *os;
 	size_t i;
 };
+
+/* Hundreds of sessions and DNS sockets at once: take the fd limit we may. */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
 
 static void
 usage(void)
@@ -141,6 +154,7 @@ main(int argc, char **argv)
 	int check = 0, i, rc;
 
 	mxs_log_init("mxsentry-agent", MXS_LOG_INFO);
+	raise_fd_limit();
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			conf = argv[++i];

@@ -100,7 +100,8 @@ metrics_fill(struct mxs_agent_metrics *m, void *arg)
 		atomic_store_explicit(&m->cycles, r->pstats->cycles, memory_order_relaxed);
 		atomic_store_explicit(&m->last_cycle_ms, r->pstats->last_cycle_ms,
 		                      memory_order_relaxed);
-		atomic_store_explicit(&m->egress, r->pstats->has_egress ? (int)r->pstats->egress : 0,
+		atomic_store_explicit(&m->egress,
+		                      r->pstats->has_egress ? (int)r->pstats->egress : 0,
 		                      memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&r->mu);
@@ -207,7 +208,8 @@ intake_main(void *arg)
 				take_stats(r, buf, len);
 			free(buf);
 		}
-		if (p.n >= max || (p.n > 0 && mxs_now_ms() - p.first_ms >= (uint64_t)r->cfg->batch_ms))
+		if (p.n >= max ||
+		    (p.n > 0 && mxs_now_ms() - p.first_ms >= (uint64_t)r->cfg->batch_ms))
 			flush_pending(r, &p);
 	}
 out:

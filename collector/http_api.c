@@ -36,6 +36,7 @@
 
 #include "http_api.h"
 #include "mxs_clock.h"
+#include "mxs_listen.h"
 #include "mxs_log.h"
 #include "store.h"
 
@@ -1054,62 +1055,6 @@ api_thread(void *arg)
 	return NULL;
 }
 
-/* "ADDR:PORT" or "[V6]:PORT" into addr and *port. */
-static int
-parse_listen(const char *s, char *addr, size_t alen, uint16_t *port, char *err, size_t errlen)
-{
-	const char *colon, *a = s, *p;
-	size_t n;
-	unsigned long v = 0;
-
-	if (s == NULL || *s == '\0')
-		return mxs_seterr(err, errlen, MXS_ECONFIG, "listen address is empty");
-	if (*s == '[') {
-		const char *rb = strchr(s, ']');
-
-		if (rb == NULL || rb[1] != ':')
-			goto bad;
-		a = s + 1;
-		n = (size_t)(rb - a);
-		colon = rb + 1;
-	} else {
-		if ((colon = strrchr(s, ':')) == NULL || memchr(s, ':', (size_t)(colon - s)))
-			goto bad;
-		n = (size_t)(colon - s);
-	}
-	if (n == 0 || n >= alen || colon[1] == '\0' || strlen(colon + 1) > 5)
-		goto bad;
-	for (p = colon + 1; *p != '\0'; p++) {
-		if (*p < '0' || *p > '9')
-			goto bad;
-		v = v * 10 + (unsigned long)(*p - '0');
-	}
-	if (v > 65535)
-		goto bad;
-	memcpy(addr, a, n);
-	addr[n] = '\0';
-	*port = (uint16_t)v;
-	return MXS_OK;
-bad:
-	return mxs_seterr(err, errlen, MXS_ECONFIG,
-	                  "listen address \"%s\" is not ADDR:PORT or [ADDR]:PORT", s);
-}
-
-static int
-bound_port(struct evhttp_bound_socket *bs)
-{
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-
-	if (getsockname(evhttp_bound_socket_get_fd(bs), (struct sockaddr *)&ss, &sl) != 0)
-		return -1;
-	if (ss.ss_family == AF_INET)
-		return ntohs(((struct sockaddr_in *)&ss)->sin_port);
-	if (ss.ss_family == AF_INET6)
-		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-	return -1;
-}
-
 static void
 api_free(struct mxs_api *api)
 {
@@ -1135,7 +1080,7 @@ mxs_api_start(const struct mxs_api_config *cfg, struct mxs_metrics *m, struct mx
 	struct evhttp_bound_socket *bs;
 	struct mxs_api *api;
 	char addr[128];
-	uint16_t port;
+	uint16_t port = 0;
 	sigset_t all, old;
 	int rc;
 
@@ -1143,7 +1088,7 @@ mxs_api_start(const struct mxs_api_config *cfg, struct mxs_metrics *m, struct mx
 	if (cfg->token == NULL || cfg->token[0] == '\0' || strlen(cfg->token) > MXS_API_TOKEN_MAX)
 		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "API token must be 1 to %d bytes",
 		                  MXS_API_TOKEN_MAX);
-	if ((rc = parse_listen(cfg->listen, addr, sizeof(addr), &port, errstr, errlen)) != 0)
+	if ((rc = mxs_listen_parse(cfg->listen, addr, sizeof(addr), &port, errstr, errlen)) != 0)
 		return rc;
 	if ((api = calloc(1, sizeof(*api))) == NULL)
 		return mxs_seterr(errstr, errlen, MXS_ENOMEM, "out of memory");
@@ -1178,7 +1123,7 @@ mxs_api_start(const struct mxs_api_config *cfg, struct mxs_metrics *m, struct mx
 		                cfg->listen, strerror(errno));
 		goto fail;
 	}
-	api->port = bound_port(bs);
+	api->port = mxs_listen_port(evhttp_bound_socket_get_fd(bs));
 	/* The API thread takes no signals: they belong to main's loop. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);

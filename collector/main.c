@@ -75,8 +75,8 @@ hand_over_db(const char *db, const char *user, char *errstr, size_t errlen)
 {
 	static const char *const sfx[] = {"", "-wal", "-shm"};
 	char dir[4096], f[4200];
-	uid_t uid;
-	gid_t gid;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	int rc;
 
 	if (geteuid() != 0 || user == NULL || user[0] == '\0')

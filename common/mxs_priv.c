@@ -26,8 +26,8 @@ mxs_priv_lookup(const char *user, uid_t *uid, gid_t *gid, char *errstr, size_t e
 int
 mxs_priv_drop(const char *user, char *errstr, size_t errlen)
 {
-	uid_t uid;
-	gid_t gid;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	int rc;
 
 	if (geteuid() == 0 && user != NULL && user[0] != '\0') {

@@ -41,8 +41,8 @@ set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ $# -eq 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 BW_BUILD=$(cd "$1" && pwd)
-BW_TAG=cycle
-BW_WITH_FAR=1
+# shellcheck disable=SC2034  # read by lib/bench_world.sh
+BW_TAG=cycle BW_WITH_FAR=1
 # shellcheck source=tests/bench/lib/bench_world.sh
 . "$here/lib/bench_world.sh"
 agent=$BW_BUILD/agent/mxsentry-agent

@@ -25,6 +25,7 @@ set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ $# -eq 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
 BW_BUILD=$(cd "$1" && pwd)
+# shellcheck disable=SC2034  # read by lib/bench_world.sh
 BW_TAG=farm
 # shellcheck source=tests/bench/lib/bench_world.sh
 . "$here/lib/bench_world.sh"

@@ -221,6 +221,10 @@ server:
 	# The agent sends its first ~3 queries per domain at once.
 	receive-buffer-size: 8388608
 	send-buffer-size: 8388608
+	# Response rate limiting (200 qps per /24 by default) would drop most
+	# of the agent's answers: every query comes from one address.
+	rrl-ratelimit: 0
+	rrl-whitelist-ratelimit: 0
 remote-control:
 	control-enable: no
 zone:

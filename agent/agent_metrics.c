@@ -8,15 +8,11 @@
  * collector's metrics.c.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -24,7 +20,7 @@
 #include <netinet/in.h>
 
 #include "agent_metrics.h"
-#include "mxs_listen.h"
+#include "mxs_httpd.h"
 #include "mxs_log.h"
 
 const double mxs_agent_metrics_lat_bounds_ms[MXS_AM_LAT_BUCKETS] = {1,  2,   5,   10,  25,
@@ -258,13 +254,7 @@ mxs_agent_metrics_render(const struct mxs_agent_metrics *m, FILE *out)
 /* ---- the server ---------------------------------------------------- */
 
 struct mxs_agent_metrics_server {
-	struct event_base *base;
-	struct evhttp *http;
-	struct event *wake;
-	int wake_fd[2];
-	pthread_t thread;
-	int running;
-	int port;
+	struct mxs_httpd *httpd;
 	struct mxs_agent_metrics *m;
 	mxs_agent_metrics_fill_fn fill;
 	void *arg;
@@ -329,129 +319,48 @@ handle(struct evhttp_request *req, void *arg)
 	get_metrics(s, req);
 }
 
-static void
-wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct mxs_agent_metrics_server *s = arg;
-
-	(void)fd;
-	(void)what;
-	event_base_loopbreak(s->base);
-}
-
-static void *
-server_thread(void *arg)
-{
-	struct mxs_agent_metrics_server *s = arg;
-
-	if (event_base_dispatch(s->base) < 0)
-		mxs_err("msg=\"metrics loop failed\"");
-	return NULL;
-}
-
-static void
-server_free(struct mxs_agent_metrics_server *s)
-{
-	if (s->http != NULL)
-		evhttp_free(s->http);
-	if (s->wake != NULL)
-		event_free(s->wake);
-	if (s->base != NULL)
-		event_base_free(s->base);
-	if (s->wake_fd[0] >= 0)
-		close(s->wake_fd[0]);
-	if (s->wake_fd[1] >= 0)
-		close(s->wake_fd[1]);
-	free(s);
-}
-
 int
 mxs_agent_metrics_start(const char *listen, struct mxs_agent_metrics *m,
                         mxs_agent_metrics_fill_fn fill, void *arg,
                         struct mxs_agent_metrics_server **out, char *errstr, size_t errlen)
 {
+	static const struct mxs_httpd_limits lim = {MXS_AGENT_METRICS_HEADERS_MAX,
+	                                            MXS_AGENT_METRICS_BODY_MAX,
+	                                            MXS_AGENT_METRICS_TIMEOUT_S};
 	struct mxs_agent_metrics_server *s;
-	struct evhttp_bound_socket *bs;
-	char addr[MXS_AGENT_METRICS_ADDR_MAX];
-	uint16_t port = 0;
-	char why[256];
-	sigset_t all, old;
 	int rc;
 
 	*out = NULL;
 	if (listen == NULL || listen[0] == '\0')
 		return MXS_OK; /* off */
-	if ((rc = mxs_listen_parse(listen, addr, sizeof(addr), &port, why, sizeof(why))) != 0)
-		return mxs_seterr(errstr, errlen, rc, "metrics_listen: %s", why);
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return mxs_seterr(errstr, errlen, MXS_ENOMEM, "out of memory");
-	s->wake_fd[0] = s->wake_fd[1] = -1;
 	s->m = m;
 	s->fill = fill;
 	s->arg = arg;
-	if (pipe(s->wake_fd) != 0 || fcntl(s->wake_fd[0], F_SETFD, FD_CLOEXEC) != 0 ||
-	    fcntl(s->wake_fd[1], F_SETFD, FD_CLOEXEC) != 0 ||
-	    (s->base = event_base_new()) == NULL || (s->http = evhttp_new(s->base)) == NULL ||
-	    (s->wake = event_new(s->base, s->wake_fd[0], EV_READ, wake_cb, s)) == NULL ||
-	    event_add(s->wake, NULL) != 0) {
-		rc = mxs_seterr(errstr, errlen, MXS_ESYS, "metrics: libevent set-up failed");
-		goto fail;
+	if ((rc = mxs_httpd_start("metrics_listen", listen, &lim, handle, s, &s->httpd, errstr,
+	                          errlen)) != 0) {
+		free(s);
+		return rc;
 	}
-	evhttp_set_max_headers_size(s->http, MXS_AGENT_METRICS_HEADERS_MAX);
-	evhttp_set_max_body_size(s->http, MXS_AGENT_METRICS_BODY_MAX);
-	evhttp_set_timeout(s->http, MXS_AGENT_METRICS_TIMEOUT_S);
-	/* Let every method reach handle(), which answers 405 itself. */
-	evhttp_set_allowed_methods(s->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-	                                            EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	                                            EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(s->http, handle, s);
-	errno = 0;
-	if ((bs = evhttp_bind_socket_with_handle(s->http, addr, port)) == NULL) {
-		rc = mxs_seterr(errstr, errlen, MXS_ESYS, "metrics: cannot listen on %s: %s",
-		                listen, errno != 0 ? strerror(errno) : "address unusable");
-		goto fail;
-	}
-	s->port = mxs_listen_port(evhttp_bound_socket_get_fd(bs));
-	/* The server thread takes no signals: they belong to the caller. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&s->thread, NULL, server_thread, s);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		rc = mxs_seterr(errstr, errlen, MXS_ESYS, "metrics thread: %s", strerror(rc));
-		goto fail;
-	}
-	s->running = 1;
-	mxs_info("msg=\"metrics listening\" listen=%s port=%d", listen, s->port);
 	*out = s;
 	return MXS_OK;
-fail:
-	server_free(s);
-	return rc;
 }
 
 int
 mxs_agent_metrics_port(const struct mxs_agent_metrics_server *s)
 {
-	return s != NULL ? s->port : -1;
+	return s != NULL ? mxs_httpd_port(s->httpd) : -1;
 }
 
 void
 mxs_agent_metrics_stop(struct mxs_agent_metrics_server **sp)
 {
 	struct mxs_agent_metrics_server *s;
-	ssize_t w;
 
 	if (sp == NULL || (s = *sp) == NULL)
 		return;
 	*sp = NULL;
-	if (s->running) {
-		do
-			w = write(s->wake_fd[1], "x", 1);
-		while (w < 0 && errno == EINTR);
-		if (w != 1)
-			mxs_panic("cannot wake the metrics thread: %s", strerror(errno));
-		pthread_join(s->thread, NULL);
-	}
-	server_free(s);
+	mxs_httpd_stop(&s->httpd); /* joined: fill is not called any more */
+	free(s);
 }

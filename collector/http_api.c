@@ -1,10 +1,10 @@
 /*
  * http_api — the collector's HTTP JSON API and /metrics (see http_api.h).
  *
- * Threading: everything here after mxs_api_start runs on the API thread,
- * inside its own event_base; the only cross-thread calls are
- * mxs_api_stop, which wakes the loop through a pipe (so libevent needs no
- * thread support), and the relaxed atomics of struct mxs_metrics.
+ * Threading: after mxs_api_start every handler runs on the API's server
+ * thread (common/mxs_httpd.c) with the API's own store handle; the only
+ * cross-thread state is mxs_api_stop's wake-up and the relaxed atomics of
+ * struct mxs_metrics.
  *
  * Every string read from the store goes into JSON through jstr(), which
  * replaces invalid UTF-8 with U+FFFD: agents are outside the process, and
@@ -13,9 +13,6 @@
  * mx_set) are JSON null; key and verdict fields stay strings.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,7 +21,6 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -36,23 +32,17 @@
 
 #include "http_api.h"
 #include "mxs_clock.h"
-#include "mxs_listen.h"
+#include "mxs_httpd.h"
 #include "mxs_log.h"
 #include "store.h"
 
 struct mxs_api {
-	struct event_base *base;
-	struct evhttp *http;
-	struct event *wake;
-	int wake_fd[2];
-	pthread_t thread;
-	int running;
+	struct mxs_httpd *httpd;
 	struct mxs_store *st;
 	struct mxs_metrics *m;
 	char token[MXS_API_TOKEN_MAX + 1];
 	size_t token_len;
 	int64_t stale_after_s;
-	int port;
 };
 
 #define ADD(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
@@ -1038,36 +1028,8 @@ api_handle(struct evhttp_request *req, void *arg)
 /* ---- life cycle ---------------------------------------------------- */
 
 static void
-wake_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct mxs_api *api = arg;
-
-	event_base_loopbreak(api->base);
-}
-
-static void *
-api_thread(void *arg)
-{
-	struct mxs_api *api = arg;
-
-	if (event_base_dispatch(api->base) < 0)
-		mxs_err("event=api_loop_failed");
-	return NULL;
-}
-
-static void
 api_free(struct mxs_api *api)
 {
-	if (api->http != NULL)
-		evhttp_free(api->http);
-	if (api->wake != NULL)
-		event_free(api->wake);
-	if (api->base != NULL)
-		event_base_free(api->base);
-	if (api->wake_fd[0] >= 0)
-		close(api->wake_fd[0]);
-	if (api->wake_fd[1] >= 0)
-		close(api->wake_fd[1]);
 	mxs_store_close(&api->st);
 	explicit_bzero(api->token, sizeof(api->token));
 	free(api);
@@ -1077,93 +1039,45 @@ int
 mxs_api_start(const struct mxs_api_config *cfg, struct mxs_metrics *m, struct mxs_api **out,
               char *errstr, size_t errlen)
 {
-	struct evhttp_bound_socket *bs;
+	static const struct mxs_httpd_limits lim = {16 * 1024, MXS_API_BODY_MAX, MXS_API_TIMEOUT_S};
 	struct mxs_api *api;
-	char addr[128];
-	uint16_t port = 0;
-	sigset_t all, old;
 	int rc;
 
 	*out = NULL;
 	if (cfg->token == NULL || cfg->token[0] == '\0' || strlen(cfg->token) > MXS_API_TOKEN_MAX)
 		return mxs_seterr(errstr, errlen, MXS_ECONFIG, "API token must be 1 to %d bytes",
 		                  MXS_API_TOKEN_MAX);
-	if ((rc = mxs_listen_parse(cfg->listen, addr, sizeof(addr), &port, errstr, errlen)) != 0)
-		return rc;
 	if ((api = calloc(1, sizeof(*api))) == NULL)
 		return mxs_seterr(errstr, errlen, MXS_ENOMEM, "out of memory");
-	api->wake_fd[0] = api->wake_fd[1] = -1;
 	api->m = m;
 	api->token_len = strlen(cfg->token);
 	memcpy(api->token, cfg->token, api->token_len);
 	api->stale_after_s = cfg->stale_after_s > 0 ? cfg->stale_after_s : MXS_API_STALE_DFLT;
-	if ((rc = mxs_store_sqlite_open(cfg->db_path, NULL, &api->st, errstr, errlen)) != 0)
-		goto fail;
-	rc = mxs_seterr(errstr, errlen, MXS_ESYS, "libevent setup failed");
-	if (pipe(api->wake_fd) != 0 || fcntl(api->wake_fd[0], F_SETFD, FD_CLOEXEC) != 0 ||
-	    fcntl(api->wake_fd[1], F_SETFD, FD_CLOEXEC) != 0 ||
-	    (api->base = event_base_new()) == NULL || (api->http = evhttp_new(api->base)) == NULL)
-		goto fail;
-	api->wake = event_new(api->base, api->wake_fd[0], EV_READ, wake_cb, api);
-	if (api->wake == NULL || event_add(api->wake, NULL) != 0)
-		goto fail;
-	evhttp_set_max_body_size(api->http, MXS_API_BODY_MAX);
-	evhttp_set_max_headers_size(api->http, 16 * 1024);
-	evhttp_set_timeout(api->http, MXS_API_TIMEOUT_S);
-	/* Read an oversized body to its end before the 413, so the client
-	 * sees the status instead of a reset. */
-	evhttp_set_flags(api->http, EVHTTP_SERVER_LINGERING_CLOSE);
-	/* Let every method reach api_handle, which answers 405 in JSON. */
-	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-	                                              EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-	                                              EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(api->http, api_handle, api);
-	if ((bs = evhttp_bind_socket_with_handle(api->http, addr, port)) == NULL) {
-		rc = mxs_seterr(errstr, errlen, MXS_ESYS, "API: cannot listen on %s: %s",
-		                cfg->listen, strerror(errno));
-		goto fail;
+	/* The store handle is the server thread's own from here on. */
+	if ((rc = mxs_store_sqlite_open(cfg->db_path, NULL, &api->st, errstr, errlen)) != 0 ||
+	    (rc = mxs_httpd_start("API", cfg->listen, &lim, api_handle, api, &api->httpd, errstr,
+	                          errlen)) != 0) {
+		api_free(api);
+		return rc;
 	}
-	api->port = mxs_listen_port(evhttp_bound_socket_get_fd(bs));
-	/* The API thread takes no signals: they belong to main's loop. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&api->thread, NULL, api_thread, api);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
-		rc = mxs_seterr(errstr, errlen, MXS_ESYS, "API thread: %s", strerror(rc));
-		goto fail;
-	}
-	api->running = 1;
-	mxs_info("event=api_listen listen=%s port=%d", cfg->listen, api->port);
 	*out = api;
 	return MXS_OK;
-fail:
-	api_free(api);
-	return rc;
 }
 
 int
 mxs_api_port(const struct mxs_api *api)
 {
-	return api->port;
+	return mxs_httpd_port(api->httpd);
 }
 
 void
 mxs_api_stop(struct mxs_api **ap)
 {
 	struct mxs_api *api;
-	ssize_t w;
 
 	if (ap == NULL || (api = *ap) == NULL)
 		return;
 	*ap = NULL;
-	if (api->running) {
-		do
-			w = write(api->wake_fd[1], "x", 1);
-		while (w < 0 && errno == EINTR);
-		if (w != 1)
-			mxs_panic("cannot wake the API thread: %s", strerror(errno));
-		pthread_join(api->thread, NULL);
-	}
+	mxs_httpd_stop(&api->httpd); /* joined: the handler no longer runs */
 	api_free(api);
 }

@@ -58,6 +58,9 @@ static const struct mxs_conf_opt agent_opts[] = {
          "this agent's region: its certificate's OU (required by `run`)"},
         {"agent", "user", MXS_CONF_STR, "mxsentry", 0, 0, O(user), 0,
          "drop root privileges to this user after start-up"},
+        {"agent", "probers", MXS_CONF_INT, "0", 0, 64, O(probers), 0,
+         "prober processes, each one event loop (0: one per online CPU); domains are split "
+         "between them by name, and the per-address caps with them"},
         {"agent", "spool_dir", MXS_CONF_STR, "/var/lib/mxsentry-agent", 0, 0, O(spool_dir), 0,
          "results waiting for the collector's acknowledgement"},
         {"agent", "spool_max_bytes", MXS_CONF_INT, "268435456", 16384, 68719476736LL,

@@ -41,9 +41,10 @@ struct mxs_agent_config {
 	long long per_address_interval_ms; /* at least this long between new connections */
 	long long share_window_s;          /* reuse an address's session result this long */
 	/* [agent] daemon mode (mxsentry-agent run) */
-	char *name;   /* must equal the certificate's CN */
-	char *region; /* must equal the certificate's OU */
-	char *user;   /* drop privileges to this user after start-up */
+	char *name;        /* must equal the certificate's CN */
+	char *region;      /* must equal the certificate's OU */
+	char *user;        /* drop privileges to this user after start-up */
+	long long probers; /* prober processes; 0: one per online CPU */
 	char *spool_dir;
 	long long spool_max_bytes;
 	long long batch_max;     /* results per ResultBatch */

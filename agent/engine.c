@@ -2,6 +2,7 @@
 #include "engine.h"
 #include "addr_share.h"
 #include "fetch.h"
+#include "probe_dns.h"
 #include "probe_smtp.h"
 
 #include <string.h>
@@ -94,6 +95,11 @@ engine_tls(struct mxs_engine *e, char *errstr, size_t errlen)
 	SSL_CTX_set_min_proto_version(e->ssl, TLS1_VERSION);
 	SSL_CTX_set_security_level(e->ssl, 1);
 	SSL_CTX_set_session_cache_mode(e->ssl, SSL_SESS_CACHE_OFF);
+	/* Each session would otherwise hold ~33 KB of record buffers from the
+	 * first handshake flight to SSL_free, most of it idle while waiting for
+	 * the server: with thousands of sessions in flight that is most of the
+	 * agent's heap.  Released buffers are allocated again per record. */
+	SSL_CTX_set_mode(e->ssl, SSL_MODE_RELEASE_BUFFERS);
 	return 0;
 }
 
@@ -195,6 +201,7 @@ out:
 void
 mxs_engine_free(struct mxs_engine *e)
 {
+	mxs_dns_drop_queued(e);
 	mxs_share_free(&e->share);
 	if (e->share_ev != NULL)
 		event_free(e->share_ev);

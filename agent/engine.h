@@ -21,6 +21,7 @@
 struct ub_ctx;
 struct mxs_fetcher;
 struct mxs_share;
+struct dns_query;
 
 struct mxs_engine {
 	struct event_base *base;
@@ -33,6 +34,10 @@ struct mxs_engine {
 	 * its wake-up timer.  Every domain probed on this engine shares. */
 	struct mxs_share *share;
 	struct event *share_ev;
+	/* probe_dns: lookups with libunbound, and those queued behind
+	 * MXS_DNS_INFLIGHT_MAX (FIFO; used by probe_dns.c only). */
+	size_t dns_inflight;
+	struct dns_query *dns_waitq, *dns_waitq_tail;
 	const struct mxs_agent_config *cfg; /* borrowed; outlives the engine */
 	char helo[256];
 };

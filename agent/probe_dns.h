@@ -22,8 +22,14 @@
  */
 typedef void (*mxs_dns_fn)(void *arg, struct mxs_dns *d, const struct mxs_dns_msg *msg);
 
-/* Start a lookup of name/type; d must stay valid until fn runs. */
+/* Lookups with libunbound at once (16 KiB of its heap each); more wait in order. */
+#define MXS_DNS_INFLIGHT_MAX 512
+
+/* Start a lookup of name/type, or queue it; d must stay valid until fn runs. */
 int mxs_dns_lookup(struct mxs_engine *e, const char *name, uint16_t type, struct mxs_dns *d,
                    mxs_dns_fn fn, void *arg) MXS_WUR;
+
+/* Free the lookups still queued, without calling back (engine teardown only). */
+void mxs_dns_drop_queued(struct mxs_engine *e);
 
 #endif

@@ -46,8 +46,12 @@ struct smtp_sess {
 	struct bufferevent *bev; /* plain, or the TLS filter over it */
 	struct event *deadline;  /* session_timeout_ms */
 	enum smtp_state state;
-	struct mxs_smtp_reply reply;
 	uint64_t t0, t_step;
+	/* Owned; NULL during the TLS handshake.  Its text is sized for the
+	 * largest reply (MXS_SMTP_REPLY_MAX, 16 KiB), so it is allocated
+	 * without clearing (mxs_smtp_reply_reset makes it valid) and not held
+	 * through the handshake, the longest step, when no reply is read. */
+	struct mxs_smtp_reply *reply;
 };
 
 static void sess_read_cb(struct bufferevent *bev, void *arg);
@@ -91,6 +95,7 @@ sess_finish(struct smtp_sess *s)
 		bufferevent_free(s->bev);
 	if (s->deadline != NULL)
 		event_free(s->deadline);
+	free(s->reply);
 	s->fn(s->arg);
 	free(s);
 }
@@ -111,7 +116,7 @@ sess_send(struct smtp_sess *s, const char *line)
 {
 	bufferevent_write(s->bev, line, strlen(line));
 	bufferevent_write(s->bev, "\r\n", 2);
-	mxs_smtp_reply_reset(&s->reply);
+	mxs_smtp_reply_reset(s->reply);
 	s->t_step = mxs_now_ms();
 }
 
@@ -136,6 +141,11 @@ sess_handshake_done(struct smtp_sess *s, SSL *ssl)
 		mxs_verdict_set(&a->pkix, MXS_ST_NOT_TESTED, MXS_RT_NONE,
 		                "out of memory while checking the chain");
 	mxs_probe_dane_judge(s->dane, chain, s->mxhost, a);
+	/* Every verdict is in: without memory for the QUIT reply, just close. */
+	if ((s->reply = malloc(sizeof(*s->reply))) == NULL) {
+		sess_finish(s);
+		return;
+	}
 	sess_quit(s);
 }
 
@@ -171,6 +181,8 @@ sess_start_tls(struct smtp_sess *s)
 	bufferevent_enable(tls, EV_READ | EV_WRITE);
 	s->state = S_HANDSHAKE;
 	s->t_step = mxs_now_ms();
+	free(s->reply);
+	s->reply = NULL;
 	return 1;
 }
 
@@ -182,11 +194,11 @@ static int
 on_greeting(struct smtp_sess *s)
 {
 	struct mxs_addr *a = s->a;
-	int code = s->reply.code;
+	int code = s->reply->code;
 	char line[512];
 
 	a->greeting_code = code;
-	mxs_smtp_reply_first_line(&s->reply, a->greeting, sizeof(a->greeting));
+	mxs_smtp_reply_first_line(s->reply, a->greeting, sizeof(a->greeting));
 	if (code == 220) {
 		s->state = S_EHLO;
 		snprintf(line, sizeof(line), "EHLO %s", s->e->helo);
@@ -212,12 +224,12 @@ static int
 on_ehlo(struct smtp_sess *s)
 {
 	struct mxs_addr *a = s->a;
-	int code = s->reply.code;
+	int code = s->reply->code;
 	size_t dropped = 0;
 	char first[256];
 
 	a->ehlo_code = code;
-	mxs_smtp_reply_first_line(&s->reply, first, sizeof(first));
+	mxs_smtp_reply_first_line(s->reply, first, sizeof(first));
 	if (code >= 400 && code < 500) {
 		mxs_verdict_set(&a->smtp, MXS_ST_TEMPORARY, MXS_RT_NONE, "EHLO answered %d: %s",
 		                code, first);
@@ -234,7 +246,7 @@ on_ehlo(struct smtp_sess *s)
 		sess_quit(s);
 		return 0;
 	}
-	if (mxs_ehlo_parse(&s->reply, &a->caps, &a->ncaps, &a->starttls_advertised, &dropped) !=
+	if (mxs_ehlo_parse(s->reply, &a->caps, &a->ncaps, &a->starttls_advertised, &dropped) !=
 	    0) {
 		mxs_verdict_set(&a->smtp, MXS_ST_NOT_TESTED, MXS_RT_NONE,
 		                "out of memory parsing EHLO");
@@ -259,13 +271,13 @@ static int
 on_starttls(struct smtp_sess *s)
 {
 	struct mxs_addr *a = s->a;
-	int code = s->reply.code;
+	int code = s->reply->code;
 	char first[256];
 
 	a->starttls_code = code;
 	if (code == 220)
 		return sess_start_tls(s);
-	mxs_smtp_reply_first_line(&s->reply, first, sizeof(first));
+	mxs_smtp_reply_first_line(s->reply, first, sizeof(first));
 	if (code >= 400 && code < 500)
 		mxs_verdict_set(&a->tls, MXS_ST_TEMPORARY, MXS_RT_NONE,
 		                "STARTTLS answered %d (temporary): %s", code, first);
@@ -336,7 +348,7 @@ sess_read_cb(struct bufferevent *bev, void *arg)
 		}
 		evbuffer_remove(in, line, (size_t)eol.pos);
 		evbuffer_drain(in, eol_len);
-		rc = mxs_smtp_reply_feed(&s->reply, line, (size_t)eol.pos, err, sizeof(err));
+		rc = mxs_smtp_reply_feed(s->reply, line, (size_t)eol.pos, err, sizeof(err));
 		if (rc < 0) {
 			sess_protocol_error(s, err);
 			return;
@@ -484,6 +496,10 @@ mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost,
 		return MXS_EINVAL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return MXS_ENOMEM;
+	if ((s->reply = malloc(sizeof(*s->reply))) == NULL) {
+		free(s);
+		return MXS_ENOMEM;
+	}
 	s->e = e;
 	s->a = a;
 	s->mxhost = mxhost;
@@ -498,6 +514,7 @@ mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost,
 			bufferevent_free(s->bev);
 		if (s->deadline != NULL)
 			event_free(s->deadline);
+		free(s->reply);
 		free(s);
 		return MXS_ENOMEM;
 	}
@@ -507,7 +524,7 @@ mxs_smtp_probe(struct mxs_engine *e, struct mxs_addr *a, const char *mxhost,
 	bufferevent_setcb(s->bev, sess_read_cb, NULL, sess_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, MXS_SMTP_LINE_MAX + 64);
 	set_timeout(s, e->cfg->connect_timeout_ms);
-	mxs_smtp_reply_reset(&s->reply);
+	mxs_smtp_reply_reset(s->reply);
 	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss, sslen) != 0) {
 		/* Immediate failure (e.g. no route): a verdict, delivered now. */
 		int err = EVUTIL_SOCKET_ERROR();

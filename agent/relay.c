@@ -32,9 +32,20 @@
 #define REDIAL_MAX_MS  10000
 #define PEM_MAX        (64 * 1024) /* certificate or key file */
 
+/* One prober's counters, as its last FRAME_STATS said. */
+struct pstats {
+	int seen;
+	uint64_t probes_run, probes_failed, cycles;
+	uint32_t last_cycle_ms;
+	int has_egress;
+	Mxs__EgressState egress;
+	char egress_detail[256];
+};
+
 struct mxs_relay {
 	const struct mxs_agent_config *cfg;
-	int fd; /* the prober */
+	int fds[MXS_PROBERS_MAX]; /* one socket per prober */
+	size_t nfd;
 	nng_socket req;
 	EVP_PKEY *key;
 	uint8_t *cert_der;
@@ -45,9 +56,9 @@ struct mxs_relay {
 	atomic_int prober_gone;
 	uint64_t seq;
 	uint64_t started_ms;
-	/* The prober's latest counters (FRAME_STATS), under mu. */
+	/* Each prober's latest counters (FRAME_STATS), under mu. */
 	pthread_mutex_t mu;
-	Mxs__Heartbeat *pstats;
+	struct pstats ps[MXS_PROBERS_MAX];
 	/* Uplink state. */
 	int registered;
 	uint64_t list_version;
@@ -79,7 +90,54 @@ set_registered(struct mxs_relay *r, int up)
 	atomic_store_explicit(&r->m.collector_up, up ? 1 : 0, memory_order_relaxed);
 }
 
-/* Levels for a scrape, on the metrics thread: the spool and the prober. */
+/* Worse egress first: blocked, degraded, ok, unknown. */
+static int
+egress_rank(const struct pstats *p)
+{
+	if (!p->has_egress)
+		return 0;
+	switch (p->egress) {
+	case MXS__EGRESS_STATE__EGRESS_BLOCKED:
+		return 3;
+	case MXS__EGRESS_STATE__EGRESS_DEGRADED:
+		return 2;
+	case MXS__EGRESS_STATE__EGRESS_OK:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The agent's counters from its probers': runs and failures add up; a
+ * cycle is done when every prober has done it (the fewest), and lasts as
+ * long as the slowest; egress is the worst any prober saw.
+ */
+static void
+stats_merge(struct mxs_relay *r, struct pstats *t)
+{
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_lock(&r->mu);
+	for (size_t i = 0; i < r->nfd; i++) {
+		const struct pstats *p = &r->ps[i];
+		if (!p->seen)
+			continue;
+		t->probes_run += p->probes_run;
+		t->probes_failed += p->probes_failed;
+		t->cycles = !t->seen || p->cycles < t->cycles ? p->cycles : t->cycles;
+		t->last_cycle_ms =
+		        p->last_cycle_ms > t->last_cycle_ms ? p->last_cycle_ms : t->last_cycle_ms;
+		if (egress_rank(p) > egress_rank(t)) {
+			t->has_egress = 1;
+			t->egress = p->egress;
+			memcpy(t->egress_detail, p->egress_detail, sizeof(t->egress_detail));
+		}
+		t->seen = 1;
+	}
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Levels for a scrape, on the metrics thread: the spool and the probers. */
 static void
 metrics_fill(struct mxs_agent_metrics *m, void *arg)
 {
@@ -92,19 +150,17 @@ metrics_fill(struct mxs_agent_metrics *m, void *arg)
 	atomic_store_explicit(&m->spool_files, ss.files, memory_order_relaxed);
 	atomic_store_explicit(&m->results_dropped, ss.dropped_results, memory_order_relaxed);
 	atomic_store_explicit(&m->spool_corrupt_files, ss.corrupt_files, memory_order_relaxed);
-	pthread_mutex_lock(&r->mu);
-	if (r->pstats != NULL) {
-		atomic_store_explicit(&m->probes_run, r->pstats->probes_run, memory_order_relaxed);
-		atomic_store_explicit(&m->probes_failed, r->pstats->probes_failed,
-		                      memory_order_relaxed);
-		atomic_store_explicit(&m->cycles, r->pstats->cycles, memory_order_relaxed);
-		atomic_store_explicit(&m->last_cycle_ms, r->pstats->last_cycle_ms,
-		                      memory_order_relaxed);
-		atomic_store_explicit(&m->egress,
-		                      r->pstats->has_egress ? (int)r->pstats->egress : 0,
+	struct pstats t;
+
+	stats_merge(r, &t);
+	if (t.seen) {
+		atomic_store_explicit(&m->probes_run, t.probes_run, memory_order_relaxed);
+		atomic_store_explicit(&m->probes_failed, t.probes_failed, memory_order_relaxed);
+		atomic_store_explicit(&m->cycles, t.cycles, memory_order_relaxed);
+		atomic_store_explicit(&m->last_cycle_ms, t.last_cycle_ms, memory_order_relaxed);
+		atomic_store_explicit(&m->egress, t.has_egress ? (int)t.egress : 0,
 		                      memory_order_relaxed);
 	}
-	pthread_mutex_unlock(&r->mu);
 }
 
 static int
@@ -149,19 +205,27 @@ flush_pending(struct mxs_relay *r, struct pending *p)
 }
 
 static void
-take_stats(struct mxs_relay *r, const uint8_t *buf, size_t len)
+take_stats(struct mxs_relay *r, size_t i, const uint8_t *buf, size_t len)
 {
 	Mxs__Heartbeat *hb = mxs__heartbeat__unpack(NULL, len, buf);
+	struct pstats *p = &r->ps[i];
 
 	if (hb == NULL) {
 		mxs_warn("msg=\"malformed counters from the prober\"");
 		return;
 	}
 	pthread_mutex_lock(&r->mu);
-	if (r->pstats != NULL)
-		mxs__heartbeat__free_unpacked(r->pstats, NULL);
-	r->pstats = hb;
+	p->seen = 1;
+	p->probes_run = hb->probes_run;
+	p->probes_failed = hb->probes_failed;
+	p->cycles = hb->cycles;
+	p->last_cycle_ms = hb->last_cycle_ms;
+	p->has_egress = hb->has_egress;
+	p->egress = hb->egress;
+	snprintf(p->egress_detail, sizeof(p->egress_detail), "%s",
+	         hb->egress_detail != NULL ? hb->egress_detail : "");
 	pthread_mutex_unlock(&r->mu);
+	mxs__heartbeat__free_unpacked(hb, NULL);
 }
 
 static void *
@@ -170,10 +234,13 @@ intake_main(void *arg)
 	struct mxs_relay *r = arg;
 	size_t max = (size_t)r->cfg->batch_max;
 	struct pending p = {calloc(max, sizeof(uint8_t *)), calloc(max, sizeof(size_t)), 0, 0};
-	struct pollfd pfd = {r->fd, POLLIN, 0};
+	struct pollfd pfd[MXS_PROBERS_MAX];
 	uint8_t type, *buf;
 	size_t len;
-	int rc, timeout;
+	int rc, timeout, gone = 0;
+
+	for (size_t i = 0; i < r->nfd; i++)
+		pfd[i] = (struct pollfd){r->fds[i], POLLIN, 0};
 
 	if (p.res == NULL || p.lens == NULL) {
 		mxs_err("msg=\"intake: out of memory\"");
@@ -187,14 +254,18 @@ intake_main(void *arg)
 			                  ? 0
 			                  : (int)(r->cfg->batch_ms - (long long)age);
 		}
-		rc = poll(&pfd, 1, timeout);
+		rc = poll(pfd, r->nfd, timeout);
 		if (rc < 0 && errno != EINTR)
 			break;
-		if (rc > 0) {
-			if ((rc = mxs_frame_read(r->fd, &type, &buf, &len)) != 0) {
+		for (size_t i = 0; rc > 0 && i < r->nfd && p.n < max; i++) {
+			if (pfd[i].revents == 0)
+				continue;
+			if ((rc = mxs_frame_read(r->fds[i], &type, &buf, &len)) != 0) {
 				if (rc != MXS_ETRUNC)
-					mxs_err("msg=\"bad frame from the prober\" reason=\"%s\"",
-					        mxs_strerror(rc));
+					mxs_err("msg=\"bad frame from a prober\" prober=%zu "
+					        "reason=\"%s\"",
+					        i, mxs_strerror(rc));
+				gone = 1; /* one prober lost: the agent restarts whole */
 				break;
 			}
 			if (type == MXS_FRAME_RESULT) {
@@ -205,9 +276,11 @@ intake_main(void *arg)
 				p.lens[p.n++] = len;
 				buf = NULL;
 			} else if (type == MXS_FRAME_STATS)
-				take_stats(r, buf, len);
+				take_stats(r, i, buf, len);
 			free(buf);
 		}
+		if (gone)
+			break;
 		if (p.n >= max ||
 		    (p.n > 0 && mxs_now_ms() - p.first_ms >= (uint64_t)r->cfg->batch_ms))
 			flush_pending(r, &p);
@@ -402,7 +475,51 @@ jobs_save(const struct mxs_relay *r, const uint8_t *buf, size_t len)
 	}
 }
 
-/* Hand the kept job list to the prober; its version stays 0, so the first
+/* A domain's prober: a stable hash, so a domain stays with one prober and
+ * its MX addresses' sessions are shared with the domains beside it. */
+static size_t
+prober_of(const struct mxs_relay *r, const char *domain)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (const char *c = domain; c != NULL && *c != '\0'; c++)
+		h = (h ^ (uint8_t)*c) * 16777619u;
+	return h % r->nfd;
+}
+
+/* Split jl between the probers and send each its share. */
+static int
+send_jobs(struct mxs_relay *r, const Mxs__JobList *jl)
+{
+	Mxs__Job **mine = calloc(jl->n_jobs ? jl->n_jobs : 1, sizeof(*mine));
+	uint8_t *buf = NULL;
+	int rc = 0;
+
+	if (mine == NULL)
+		return MXS_ENOMEM;
+	for (size_t i = 0; i < r->nfd && rc == 0; i++) {
+		Mxs__JobList part = *jl;
+		size_t n = 0, len;
+
+		for (size_t k = 0; k < jl->n_jobs; k++)
+			if (prober_of(r, jl->jobs[k]->domain) == i)
+				mine[n++] = jl->jobs[k];
+		part.jobs = mine;
+		part.n_jobs = n;
+		len = mxs__job_list__get_packed_size(&part);
+		if ((buf = malloc(len ? len : 1)) == NULL) {
+			rc = MXS_ENOMEM;
+			break;
+		}
+		mxs__job_list__pack(&part, buf);
+		rc = mxs_frame_write(r->fds[i], MXS_FRAME_JOBS, buf, len);
+		free(buf);
+	}
+	free(mine);
+	return rc;
+}
+
+/* Hand the kept job list to the probers; its version stays 0, so the first
  * request to the collector fetches the current one. */
 static void
 jobs_load(struct mxs_relay *r)
@@ -425,7 +542,7 @@ jobs_load(struct mxs_relay *r)
 	if ((jl = mxs__job_list__unpack(NULL, n, buf)) == NULL) {
 		mxs_warn("msg=\"kept job list does not decode: ignored\" file=%s", path);
 	} else {
-		if (mxs_frame_write(r->fd, MXS_FRAME_JOBS, buf, n) == 0)
+		if (send_jobs(r, jl) == 0)
 			mxs_info("msg=\"probing the kept job list until the collector answers\" "
 			         "domains=%zu",
 			         jl->n_jobs);
@@ -457,7 +574,7 @@ fetch_jobs(struct mxs_relay *r)
 			return MXS_ENOMEM;
 		}
 		mxs__job_list__pack(rep->job_list, buf);
-		rc = mxs_frame_write(r->fd, MXS_FRAME_JOBS, buf, len);
+		rc = send_jobs(r, rep->job_list);
 		if (rc == 0)
 			jobs_save(r, buf, len);
 		free(buf);
@@ -478,23 +595,22 @@ heartbeat(struct mxs_relay *r)
 	Mxs__Heartbeat hb = MXS__HEARTBEAT__INIT;
 	Mxs__ErrorCode code;
 	struct mxs_spool_stats ss;
+	struct pstats t;
 	char detail[256] = "";
 	int rc;
 
 	mxs_spool_stats(r->sp, &ss);
-	pthread_mutex_lock(&r->mu);
-	if (r->pstats != NULL) {
-		hb.has_egress = r->pstats->has_egress;
-		hb.egress = r->pstats->egress;
-		snprintf(detail, sizeof(detail), "%s",
-		         r->pstats->egress_detail ? r->pstats->egress_detail : "");
+	stats_merge(r, &t);
+	if (t.seen) {
+		hb.has_egress = t.has_egress;
+		hb.egress = t.egress;
+		snprintf(detail, sizeof(detail), "%s", t.egress_detail);
 		hb.has_probes_run = hb.has_probes_failed = hb.has_cycles = hb.has_last_cycle_ms = 1;
-		hb.probes_run = r->pstats->probes_run;
-		hb.probes_failed = r->pstats->probes_failed;
-		hb.cycles = r->pstats->cycles;
-		hb.last_cycle_ms = r->pstats->last_cycle_ms;
+		hb.probes_run = t.probes_run;
+		hb.probes_failed = t.probes_failed;
+		hb.cycles = t.cycles;
+		hb.last_cycle_ms = t.last_cycle_ms;
 	}
-	pthread_mutex_unlock(&r->mu);
 	hb.egress_detail = detail;
 	hb.has_spool_depth = hb.has_spool_bytes = hb.has_spool_dropped = hb.has_uptime_s = 1;
 	hb.spool_depth = ss.results > UINT32_MAX ? UINT32_MAX : (uint32_t)ss.results;
@@ -778,8 +894,8 @@ dial(struct mxs_relay *r, const char *cert_pem, const char *key_pem, char *errst
 }
 
 int
-mxs_relay_open(const struct mxs_agent_config *cfg, int fd, struct mxs_relay **out, char *errstr,
-               size_t errlen)
+mxs_relay_open(const struct mxs_agent_config *cfg, const int *fds, size_t nfd,
+               struct mxs_relay **out, char *errstr, size_t errlen)
 {
 	struct mxs_relay *r;
 	char *cert = NULL, *key = NULL;
@@ -792,7 +908,8 @@ mxs_relay_open(const struct mxs_agent_config *cfg, int fd, struct mxs_relay **ou
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return MXS_ENOMEM;
 	r->cfg = cfg;
-	r->fd = fd;
+	r->nfd = nfd < MXS_PROBERS_MAX ? nfd : MXS_PROBERS_MAX;
+	memcpy(r->fds, fds, r->nfd * sizeof(*fds));
 	r->heartbeat_s = (unsigned)cfg->heartbeat_s;
 	r->started_ms = mxs_now_ms();
 	pthread_mutex_init(&r->mu, NULL);
@@ -830,7 +947,8 @@ mxs_relay_close(struct mxs_relay **rp)
 	mxs_agent_metrics_stop(&r->msrv); /* first: its fill reads the spool */
 	if (r->intake_started) {
 		/* The intake thread ends when the prober's socket closes. */
-		shutdown(r->fd, SHUT_RDWR);
+		for (size_t i = 0; i < r->nfd; i++)
+			shutdown(r->fds[i], SHUT_RDWR);
 		pthread_join(r->intake, NULL);
 	}
 	if (r->sp != NULL)
@@ -839,8 +957,6 @@ mxs_relay_close(struct mxs_relay **rp)
 	mxs_spool_close(&r->sp);
 	EVP_PKEY_free(r->key);
 	free(r->cert_der);
-	if (r->pstats != NULL)
-		mxs__heartbeat__free_unpacked(r->pstats, NULL);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
 	*rp = NULL;

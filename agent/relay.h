@@ -16,15 +16,18 @@
 
 #include "config.h"
 
+#define MXS_PROBERS_MAX 64 /* prober processes per agent */
+
 struct mxs_relay;
 
 /*
  * Read the certificate and key, set up TLS, open the spool (as root if
- * started so; the caller drops privileges after this).  fd is the
- * prober's socket.  Errors name the file at fault.
+ * started so; the caller drops privileges after this).  fds[0..nfd) are
+ * the probers' sockets (at most MXS_PROBERS_MAX); each domain of the job
+ * list goes to one prober, by a hash of its name.  Errors name the file at fault.
  */
-int mxs_relay_open(const struct mxs_agent_config *cfg, int fd, struct mxs_relay **out, char *errstr,
-                   size_t errlen) MXS_WUR;
+int mxs_relay_open(const struct mxs_agent_config *cfg, const int *fds, size_t nfd,
+                   struct mxs_relay **out, char *errstr, size_t errlen) MXS_WUR;
 
 /* Run until *stop or the prober goes away; returns the exit status. */
 int mxs_relay_run(struct mxs_relay *r, volatile sig_atomic_t *stop);

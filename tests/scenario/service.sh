@@ -3,7 +3,8 @@
 # mxs-srv, one agent daemon per region (tests/world/svc), on-call through
 # the mxsentry CLI.  In order:
 #   1. the stripped MX: eu's row shows STARTTLS missing, us and ap see it
-#   2. regions: three agents up, egress ok, spools empty
+#   2. regions: three agents up, egress ok, spools empty; every process runs
+#      as the service user (relay and two probers per agent)
 #   3. the collector killed with -9 mid-stream: agents spool, then deliver;
 #      every result an agent spooled is stored exactly once
 #   4. an agent restarted with a full spool: drops counted, the rest delivered
@@ -97,7 +98,8 @@ check "the collector runs as $SVC_USER" [ "$(users_of "$(cat "$SVC_DIR/collector
 for r in $REGIONS; do
 	rp=$(cat "$SVC_DIR/agent-$r.pid")
 	check "$r: relay and prober run as $SVC_USER" [ "$(users_of "$rp")" = "$SVC_USER " ]
-	check "$r: two agent processes" [ "$(ps -o pid= --pid "$rp" --ppid "$rp" | wc -l)" = 2 ]
+	check "$r: three agent processes (relay, two probers)" \
+		[ "$(ps -o pid= --pid "$rp" --ppid "$rp" | wc -l)" = 3 ]
 done
 check "history of valid.mxs.test has first observations from 3 regions" [ "$(cli --json history \
 	valid.mxs.test | jq '[.changes[] | select(.what == ["first"]) | .region] | unique | length')" = 3 ]

@@ -59,6 +59,7 @@ CONF
 name = $r-1
 region = $r
 user = $SVC_USER
+probers = 2
 spool_dir = $SVC_DIR/spool-$r
 heartbeat_s = 2
 job_refresh_s = 2

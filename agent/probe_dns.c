@@ -176,8 +176,7 @@ dns_issue(struct dns_query *q, const char *name, uint16_t type)
 		e->dns_inflight--;
 		q->answered = 1;
 		q->d->done = 0;
-		snprintf(q->d->why_bogus, sizeof(q->d->why_bogus), "resolver: %s",
-		         ub_strerror(rc));
+		snprintf(q->d->why_bogus, sizeof(q->d->why_bogus), "resolver: %s", ub_strerror(rc));
 		evtimer_del(q->timer);
 		tv.tv_sec = 0;
 		tv.tv_usec = 0;

@@ -246,8 +246,7 @@ on_ehlo(struct smtp_sess *s)
 		sess_quit(s);
 		return 0;
 	}
-	if (mxs_ehlo_parse(s->reply, &a->caps, &a->ncaps, &a->starttls_advertised, &dropped) !=
-	    0) {
+	if (mxs_ehlo_parse(s->reply, &a->caps, &a->ncaps, &a->starttls_advertised, &dropped) != 0) {
 		mxs_verdict_set(&a->smtp, MXS_ST_NOT_TESTED, MXS_RT_NONE,
 		                "out of memory parsing EHLO");
 		sess_finish(s);

@@ -20,7 +20,9 @@
 # (measured runs, 3), MXB_PTF_DOMAINS (domains for posttls-finger, run one
 # after the other: default 200; 0 skips it), MXB_CAPS_CHECK (1: also check that per_address_sessions
 # and per_address_interval_ms are honoured), MXB_KEEP=1 (leave the world up
-# at exit, for inspection).
+# at exit, for inspection), MXB_PROCS (P: split the domains between P
+# one-shot processes run at once, as the daemon's P probers do; wall time of
+# the whole, CPU and RSS summed).
 set -Eeuo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 [[ $# -eq 1 ]] || { echo "usage: $0 BUILD_DIR" >&2; exit 2; }
@@ -31,6 +33,7 @@ BW_TAG=farm
 . "$here/lib/bench_world.sh"
 agent=$BW_BUILD/agent/mxsentry-agent
 runs=${MXB_RUNS:-3}
+procs=${MXB_PROCS:-1} # probe processes at once, like the daemon's probers
 ulimit -n "$(ulimit -Hn)" # libunbound: one socket per outstanding query
 [[ -x $agent ]] || bw_fail "$agent not built"
 grep -q 'CMAKE_BUILD_TYPE:STRING=Release' "$BW_BUILD/CMakeCache.txt" 2>/dev/null ||
@@ -83,14 +86,39 @@ probe_run() {
 	rm -f "$tmp/$label.peak" "$tmp/$label.peak.stop"
 	sample_tcp "$tmp/$label.peak"
 	s0=$(bw_syns)
-	/usr/bin/time -f '%e %U %S %M' -o "$tmp/$label.time" \
-		ip netns exec "$BW_AGENT" "$agent" -c "$BW_CONF" probe --json "$@" >"$tmp/$label.json" 2>"$tmp/$label.err" ||
-		bw_fail "agent run $label failed: $(tail -n 3 "$tmp/$label.err")"
+	if ((procs <= 1 || $# < procs)); then
+		/usr/bin/time -f '%e %U %S %M' -o "$tmp/$label.time" \
+			ip netns exec "$BW_AGENT" "$agent" -c "$BW_CONF" probe --json "$@" >"$tmp/$label.json" 2>"$tmp/$label.err" ||
+			bw_fail "agent run $label failed: $(tail -n 3 "$tmp/$label.err")"
+		read -r R_WALL u s R_RSS <"$tmp/$label.time"
+		R_CPU=$(echo "$u + $s" | bc)
+	else
+		# The daemon's probers: MXB_PROCS processes, each its share of the
+		# domains, at once; wall of the whole, CPU summed, RSS summed.
+		local -a all=("$@") part pids
+		local i k t0 w rss=0 cpu=0
+		t0=${EPOCHREALTIME/./}
+		for ((i = 0; i < procs; i++)); do
+			part=()
+			for ((k = i; k < ${#all[@]}; k += procs)); do part+=("${all[k]}"); done
+			/usr/bin/time -f '%e %U %S %M' -o "$tmp/$label.$i.time" \
+				ip netns exec "$BW_AGENT" "$agent" -c "$BW_CONF" probe --json "${part[@]}" \
+				>"$tmp/$label.$i.json" 2>"$tmp/$label.$i.err" &
+			pids+=($!)
+		done
+		for i in "${pids[@]}"; do wait "$i" || bw_fail "agent run $label failed"; done
+		w=$(((${EPOCHREALTIME/./} - t0) / 1000))
+		for ((i = 0; i < procs; i++)); do
+			read -r _ u s R_RSS <"$tmp/$label.$i.time"
+			cpu=$(echo "$cpu + $u + $s" | bc)
+			rss=$((rss + R_RSS))
+		done
+		jq -s 'map(if type == "array" then .[] else . end)' "$tmp/$label".[0-9]*.json >"$tmp/$label.json"
+		R_WALL=$(echo "scale=3; $w / 1000" | bc) R_CPU=$cpu R_RSS=$rss
+	fi
 	s1=$(bw_syns)
 	touch "$tmp/$label.peak.stop"
 	wait "$SAMPLER" || true
-	read -r R_WALL u s R_RSS <"$tmp/$label.time"
-	R_CPU=$(echo "$u + $s" | bc)
 	R_PEAK=$(cat "$tmp/$label.peak")
 	R_SYN=$((s1 - s0))
 }

@@ -358,6 +358,33 @@ list_domains(struct mxs_api *api, struct mxs_store_domain **outp, size_t *n, uin
 	return MXS_OK;
 }
 
+/* Whether name is on the job list (1, copied to *out if not NULL; 0) or a
+ * store error (-1).  Reads the whole list: the store has no lookup by
+ * name, and this serves on-call requests, not agents. */
+static int
+find_domain(struct mxs_api *api, const char *name, struct mxs_store_domain *out, char *err,
+            size_t errlen)
+{
+	struct mxs_store_domain *d;
+	uint64_t ver;
+	size_t n, i;
+	int found = 0;
+
+	if (list_domains(api, &d, &n, &ver, err, errlen) != MXS_OK)
+		return -1;
+	for (i = 0; i < n && !found; i++)
+		if ((found = strcmp(d[i].domain, name) == 0) && out != NULL)
+			*out = d[i];
+	free(d);
+	return found;
+}
+
+static int
+watched(struct mxs_api *api, const char *name, char *err, size_t errlen)
+{
+	return find_domain(api, name, NULL, err, errlen);
+}
+
 static void
 get_domains(struct mxs_api *api, struct evhttp_request *req)
 {
@@ -432,6 +459,15 @@ post_domain(struct mxs_api *api, struct evhttp_request *req)
 			            MXS_API_INTERVAL_MIN, MXS_API_INTERVAL_MAX);
 			goto out;
 		}
+	} else {
+		/* No interval given: a watched domain keeps its own. */
+		struct mxs_store_domain cur;
+		if ((rc = find_domain(api, d.domain, &cur, err, sizeof(err))) < 0) {
+			reply_store_error(api, req, "domain_list", err);
+			goto out;
+		}
+		if (rc == 1)
+			iv = cur.interval_s;
 	}
 	d.interval_s = (unsigned)iv;
 	d.added_ms = mxs_wall_ms();
@@ -469,23 +505,6 @@ delete_domain(struct mxs_api *api, struct evhttp_request *req, const char *name)
 	}
 	mxs_info("event=api_domain_remove domain=%s", name);
 	reply_json(req, 200, json_pack("{s:o,s:b}", "domain", jstr(name), "removed", 1));
-}
-
-/* Whether name is on the job list (1, 0) or a store error (-1). */
-static int
-watched(struct mxs_api *api, const char *name, char *err, size_t errlen)
-{
-	struct mxs_store_domain *d;
-	uint64_t ver;
-	size_t n, i;
-	int found = 0;
-
-	if (list_domains(api, &d, &n, &ver, err, errlen) != MXS_OK)
-		return -1;
-	for (i = 0; i < n && !found; i++)
-		found = strcmp(d[i].domain, name) == 0;
-	free(d);
-	return found;
 }
 
 /* ---- /api/v1/status/NAME ------------------------------------------- */

@@ -388,6 +388,11 @@ test_domains_post_delete(void **state)
 	          "{\"domain\":\"example.org\",\"interval_s\":86400}", 200);
 	assert_true(json_is_false(JGET(j, "created")));
 	json_decref(j);
+	/* Added again without an interval: it keeps its own (no list change). */
+	j = jhttp("POST", "/api/v1/domains", TOKEN, "{\"domain\":\"example.org\"}", 200);
+	assert_true(json_is_false(JGET(j, "created")));
+	assert_int_equal(json_integer_value(JGET(j, "interval_s")), 86400);
+	json_decref(j);
 
 	j = jhttp("GET", "/api/v1/domains", TOKEN, NULL, 200);
 	assert_int_equal(json_array_size(JGET(j, "domains")), 3);

@@ -1,6 +1,6 @@
 /*
  * spool — the agent's on-disk result queue (see spool.h for the contract
- * and the file format).
+ * and the file format; the format itself is coded in spool_file.c).
  *
  * In memory the spool is an index of its batch files, sorted by sequence
  * number: ents[head..len) with the oldest at head, so the usual ack (of
@@ -25,14 +25,10 @@
 #include <unistd.h>
 
 #include <dirent.h>
-#include <zlib.h>
 
 #include "mxs_log.h"
+#include "spool_file.h"
 
-#define MAGIC       "MXSSPOOL"
-#define MAGIC_LEN   8
-#define CRC_OFF     28 /* the crc covers the header bytes before it */
-#define NAME_LEN    32 /* buffer for "tmp." + 16 hex + ".sp" + NUL, and more */
 #define CORRUPT_DIR "corrupt"
 
 struct ent {
@@ -54,130 +50,6 @@ struct mxs_spool {
 	uint64_t wake_gen;               /* bumped by mxs_spool_wakeup */
 	struct mxs_spool_stats st;
 };
-
-/* ---- encoding and names ---- */
-
-static void
-put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static uint32_t
-get_be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-static void
-put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, (uint32_t)(v >> 32));
-	put_be32(p + 4, (uint32_t)v);
-}
-
-static uint64_t
-get_be64(const uint8_t *p)
-{
-	return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
-}
-
-static void
-batch_name(char *buf, uint64_t seq)
-{
-	snprintf(buf, NAME_LEN, "%016" PRIx64 ".sp", seq);
-}
-
-static void
-tmp_name(char *buf, uint64_t seq)
-{
-	snprintf(buf, NAME_LEN, "tmp.%016" PRIx64 ".sp", seq);
-}
-
-/* A batch name is exactly 16 lower-case hex digits and ".sp", seq > 0. */
-static bool
-name_parse(const char *name, uint64_t *seq)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 16; i++) {
-		char c = name[i];
-
-		if (c >= '0' && c <= '9')
-			v = v << 4 | (uint64_t)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v = v << 4 | (uint64_t)(c - 'a' + 10);
-		else
-			return false;
-	}
-	if (strcmp(name + 16, ".sp") != 0 || v == 0)
-		return false;
-	*seq = v;
-	return true;
-}
-
-static uint32_t
-file_crc(const uint8_t *hdr, const uint8_t *payload, size_t plen)
-{
-	uLong c = crc32(0L, Z_NULL, 0);
-
-	c = crc32(c, hdr, CRC_OFF);
-	c = crc32(c, payload, (uInt)plen);
-	return (uint32_t)c;
-}
-
-/*
- * Check a whole file image against every rule of the format; *n receives
- * its result count.  Returns 0, MXS_ETRUNC or MXS_ESYNTAX with a reason.
- */
-static int
-batch_check(const uint8_t *buf, size_t len, uint64_t seq, uint32_t *n, char *errstr, size_t errlen)
-{
-	uint32_t count, plen, i;
-	size_t off;
-
-	if (len < MXS_SPOOL_HDR_SIZE)
-		return mxs_seterr(errstr, errlen, MXS_ETRUNC, "%zu bytes, shorter than the header",
-		                  len);
-	if (memcmp(buf, MAGIC, MAGIC_LEN) != 0)
-		return mxs_seterr(errstr, errlen, MXS_ESYNTAX, "bad magic");
-	if (get_be32(buf + 8) != MXS_SPOOL_VERSION)
-		return mxs_seterr(errstr, errlen, MXS_ESYNTAX, "unknown version %" PRIu32,
-		                  get_be32(buf + 8));
-	count = get_be32(buf + 12);
-	plen = get_be32(buf + 16);
-	if (count == 0 || count > MXS_SPOOL_BATCH_RESULTS_MAX || plen > MXS_SPOOL_BATCH_MAX)
-		return mxs_seterr(errstr, errlen, MXS_ESYNTAX,
-		                  "count %" PRIu32 " or payload %" PRIu32 " out of range", count,
-		                  plen);
-	if (len != MXS_SPOOL_HDR_SIZE + (size_t)plen)
-		return mxs_seterr(
-		        errstr, errlen,
-		        len < MXS_SPOOL_HDR_SIZE + (size_t)plen ? MXS_ETRUNC : MXS_ESYNTAX,
-		        "%zu bytes, header says %zu", len, MXS_SPOOL_HDR_SIZE + (size_t)plen);
-	if (get_be64(buf + 20) != seq)
-		return mxs_seterr(errstr, errlen, MXS_ESYNTAX, "header seq %" PRIu64 " != name",
-		                  get_be64(buf + 20));
-	if (get_be32(buf + CRC_OFF) != file_crc(buf, buf + MXS_SPOOL_HDR_SIZE, plen))
-		return mxs_seterr(errstr, errlen, MXS_ESYNTAX, "crc mismatch");
-	/* A valid crc over a bad framing is a writer bug, but still not ours to trust. */
-	off = MXS_SPOOL_HDR_SIZE;
-	for (i = 0; i < count; i++) {
-		if (len - off < 4 || len - off - 4 < get_be32(buf + off))
-			return mxs_seterr(errstr, errlen, MXS_ESYNTAX,
-			                  "result %" PRIu32 " overruns", i);
-		off += 4 + (size_t)get_be32(buf + off);
-	}
-	if (off != len)
-		return mxs_seterr(errstr, errlen, MXS_ESYNTAX, "%zu bytes after the last result",
-		                  len - off);
-	*n = count;
-	return 0;
-}
 
 /* ---- file I/O ---- */
 
@@ -205,7 +77,7 @@ write_all(int fd, const uint8_t *p, size_t len)
 static int
 file_read(int dfd, uint64_t seq, uint8_t **bufp, size_t *lenp, char *errstr, size_t errlen)
 {
-	char name[NAME_LEN];
+	char name[MXS_SPOOL_FILE_NAME_LEN];
 	uint8_t *buf = NULL;
 	struct stat sb;
 	size_t got = 0;
@@ -213,7 +85,7 @@ file_read(int dfd, uint64_t seq, uint8_t **bufp, size_t *lenp, char *errstr, siz
 
 	*bufp = NULL;
 	*lenp = 0;
-	batch_name(name, seq);
+	mxs_spool_file_name(name, seq);
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0) {
 		rc = errno == ENOENT ? MXS_ENOTFOUND : errno == ELOOP ? MXS_ESYNTAX : MXS_ESYS;
@@ -298,7 +170,7 @@ list_seqs(int fd, const char *tmp_dir, uint64_t **seqsp, size_t *np, bool *remov
 			*removed = true;
 			continue;
 		}
-		if (!name_parse(de->d_name, &seq))
+		if (!mxs_spool_file_parse_name(de->d_name, &seq))
 			continue;
 		if (n == cap) {
 			uint64_t *t;
@@ -336,14 +208,14 @@ out:
 static void
 quarantine(struct mxs_spool *sp, uint64_t seq, const char *why)
 {
-	char name[NAME_LEN], dst[NAME_LEN + sizeof(CORRUPT_DIR)];
+	char name[MXS_SPOOL_FILE_NAME_LEN], dst[MXS_SPOOL_FILE_NAME_LEN + sizeof(CORRUPT_DIR)];
 	uint64_t *seqs;
 	size_t n, i;
 	bool unused = false;
 	int cfd;
 
 	sp->st.corrupt_files++;
-	batch_name(name, seq);
+	mxs_spool_file_name(name, seq);
 	snprintf(dst, sizeof(dst), CORRUPT_DIR "/%s", name);
 	if (mkdirat(sp->dfd, CORRUPT_DIR, 0700) != 0 && errno != EEXIST) {
 		mxs_err("event=spool_corrupt dir=%s file=%s reason=\"%s\" error=\"mkdir: %s\"",
@@ -361,7 +233,7 @@ quarantine(struct mxs_spool *sp, uint64_t seq, const char *why)
 		return;
 	if (list_seqs(cfd, NULL, &seqs, &n, &unused, NULL, 0) == 0) {
 		for (i = 0; i + MXS_SPOOL_CORRUPT_MAX < n; i++) {
-			batch_name(name, seqs[i]);
+			mxs_spool_file_name(name, seqs[i]);
 			if (unlinkat(cfd, name, 0) == 0)
 				mxs_info("event=spool_corrupt_pruned dir=%s file=%s/%s", sp->dir,
 				         CORRUPT_DIR, name);
@@ -459,7 +331,7 @@ load_existing(struct mxs_spool *sp, const uint64_t *seqs, size_t n, char *errstr
 		if (rc == MXS_ENOMEM)
 			return mxs_seterr(errstr, errlen, rc, "%s", why);
 		if (rc == 0)
-			rc = batch_check(buf, len, seqs[i], &count, why, sizeof(why));
+			rc = mxs_spool_file_check(buf, len, seqs[i], &count, why, sizeof(why));
 		free(buf);
 		if (rc != 0) {
 			quarantine(sp, seqs[i], why);
@@ -618,44 +490,17 @@ drop(struct mxs_spool *sp, size_t n, int err)
 	return err;
 }
 
-/* Build the file image of a batch; the caller frees *imgp. */
-static int
-batch_build(uint64_t seq, const uint8_t *const *results, const size_t *lens, size_t n, size_t plen,
-            uint8_t **imgp)
-{
-	uint8_t *img, *p;
-	size_t i;
-
-	if ((img = malloc(MXS_SPOOL_HDR_SIZE + plen)) == NULL)
-		return MXS_ENOMEM;
-	memcpy(img, MAGIC, MAGIC_LEN);
-	put_be32(img + 8, MXS_SPOOL_VERSION);
-	put_be32(img + 12, (uint32_t)n);
-	put_be32(img + 16, (uint32_t)plen);
-	put_be64(img + 20, seq);
-	p = img + MXS_SPOOL_HDR_SIZE;
-	for (i = 0; i < n; i++) {
-		put_be32(p, (uint32_t)lens[i]);
-		if (lens[i] > 0)
-			memcpy(p + 4, results[i], lens[i]);
-		p += 4 + lens[i];
-	}
-	put_be32(img + CRC_OFF, file_crc(img, img + MXS_SPOOL_HDR_SIZE, plen));
-	*imgp = img;
-	return 0;
-}
-
 /* Write the image durably under its name: temp file, fsync, rename, fsync dir. */
 static int
 batch_write(struct mxs_spool *sp, uint64_t seq, const uint8_t *img, size_t len, char *errstr,
             size_t errlen)
 {
-	char tmp[NAME_LEN], name[NAME_LEN];
+	char tmp[MXS_SPOOL_FILE_NAME_LEN], name[MXS_SPOOL_FILE_NAME_LEN];
 	const char *what;
 	int fd, e;
 
-	tmp_name(tmp, seq);
-	batch_name(name, seq);
+	mxs_spool_file_tmp_name(tmp, seq);
+	mxs_spool_file_name(name, seq);
 	fd = openat(sp->dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0) {
 		e = errno;
@@ -766,7 +611,7 @@ mxs_spool_put(struct mxs_spool *sp, const uint8_t *const *results, const size_t 
 	pthread_mutex_unlock(&sp->mu);
 
 	/* The slow part (copy, write, two fsyncs) runs without the mutex. */
-	rc = batch_build(seq, results, lens, n, plen, &img);
+	rc = mxs_spool_file_build(seq, results, lens, n, plen, &img);
 	if (rc != 0)
 		mxs_seterr(errstr, errlen, rc, "spool: out of memory for a %" PRIu64 " byte batch",
 		           size);
@@ -782,9 +627,9 @@ mxs_spool_put(struct mxs_spool *sp, const uint8_t *const *results, const size_t 
 
 		if (idx_insert(sp, &e) != 0) {
 			/* On disk but not indexed: take it back rather than lose track of it. */
-			char name[NAME_LEN];
+			char name[MXS_SPOOL_FILE_NAME_LEN];
 
-			batch_name(name, seq);
+			mxs_spool_file_name(name, seq);
 			unlinkat(sp->dfd, name, 0);
 			rc = mxs_seterr(errstr, errlen, MXS_ENOMEM, "spool: out of memory");
 		}
@@ -801,31 +646,6 @@ mxs_spool_put(struct mxs_spool *sp, const uint8_t *const *results, const size_t 
 }
 
 /* ---- oldest, ack, wait ---- */
-
-/* Split a checked file image into a batch; takes buf on success. */
-static int
-batch_make(uint64_t seq, uint8_t *buf, uint32_t n, struct mxs_spool_batch **out)
-{
-	struct mxs_spool_batch *b;
-	size_t off = MXS_SPOOL_HDR_SIZE, i;
-
-	if ((b = calloc(1, sizeof(*b))) == NULL ||
-	    (b->results = calloc(n, sizeof(*b->results))) == NULL ||
-	    (b->lens = calloc(n, sizeof(*b->lens))) == NULL) {
-		mxs_spool_batch_free(&b);
-		return MXS_ENOMEM;
-	}
-	for (i = 0; i < n; i++) {
-		b->lens[i] = get_be32(buf + off);
-		b->results[i] = buf + off + 4;
-		off += 4 + b->lens[i];
-	}
-	b->seq = seq;
-	b->n = n;
-	b->buf_ = buf;
-	*out = b;
-	return 0;
-}
 
 int
 mxs_spool_oldest(struct mxs_spool *sp, struct mxs_spool_batch **out, char *errstr, size_t errlen)
@@ -854,12 +674,12 @@ mxs_spool_oldest(struct mxs_spool *sp, struct mxs_spool_batch **out, char *errst
 			break;
 		}
 		if (rc == 0)
-			rc = batch_check(buf, len, e.seq, &n, why, sizeof(why));
+			rc = mxs_spool_file_check(buf, len, e.seq, &n, why, sizeof(why));
 		if (rc == 0 && (n != e.n || len != e.size))
 			rc = mxs_seterr(why, sizeof(why), MXS_ESYNTAX,
 			                "changed since it was written");
 		if (rc == 0) {
-			if ((rc = batch_make(e.seq, buf, n, out)) != 0) {
+			if ((rc = mxs_spool_file_batch(e.seq, buf, n, out)) != 0) {
 				free(buf);
 				mxs_seterr(errstr, errlen, rc, "spool: out of memory");
 			}
@@ -897,7 +717,7 @@ mxs_spool_batch_free(struct mxs_spool_batch **bp)
 int
 mxs_spool_ack(struct mxs_spool *sp, uint64_t seq, char *errstr, size_t errlen)
 {
-	char name[NAME_LEN];
+	char name[MXS_SPOOL_FILE_NAME_LEN];
 	size_t pos;
 	int rc = 0;
 
@@ -910,7 +730,7 @@ mxs_spool_ack(struct mxs_spool *sp, uint64_t seq, char *errstr, size_t errlen)
 		                "spool: ack of batch %" PRIu64 " not in the spool", seq);
 		goto out;
 	}
-	batch_name(name, seq);
+	mxs_spool_file_name(name, seq);
 	if (unlinkat(sp->dfd, name, 0) != 0 && errno != ENOENT) {
 		rc = mxs_seterr(errstr, errlen, MXS_ESYS, "spool: unlink %s/%s: %s", sp->dir, name,
 		                strerror(errno));

@@ -6,11 +6,9 @@
  * cross-thread state is mxs_api_stop's wake-up and the relaxed atomics of
  * struct mxs_metrics.
  *
- * Every string read from the store goes into JSON through jstr(), which
- * replaces invalid UTF-8 with U+FFFD: agents are outside the process, and
- * a hostile reason or certificate name must not break a reply.  Optional
- * facts that are empty in the store ("" tls_version, hashes, sts_*, dnssec,
- * mx_set) are JSON null; key and verdict fields stay strings.
+ * The JSON bodies are built in api_json.c; every string that goes into a
+ * reply, even a client's own, goes through mxs_api_json_str (invalid UTF-8
+ * becomes U+FFFD).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -20,7 +18,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -30,6 +27,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 
+#include "api_json.h"
 #include "http_api.h"
 #include "mxs_clock.h"
 #include "mxs_httpd.h"
@@ -46,122 +44,6 @@ struct mxs_api {
 };
 
 #define ADD(x) atomic_fetch_add_explicit(&(x), 1, memory_order_relaxed)
-
-static const char *const check_keys[MXS_STORE_NCHECKS] = {
-        [MXS_STORE_CONNECT] = "connect", [MXS_STORE_SMTP] = "smtp", [MXS_STORE_TLS] = "tls",
-        [MXS_STORE_PKIX] = "pkix",       [MXS_STORE_NAME] = "name", [MXS_STORE_DANE] = "dane",
-        [MXS_STORE_STS] = "sts",
-};
-
-/* ---- small helpers ------------------------------------------------- */
-
-/* "2026-11-23T10:00:00Z" for a Unix time in ms. */
-static void
-rfc3339(int64_t ms, char *buf, size_t len)
-{
-	time_t t = (time_t)(ms / 1000);
-	struct tm tm;
-
-	if (gmtime_r(&t, &tm) == NULL || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		snprintf(buf, len, "1970-01-01T00:00:00Z");
-}
-
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, nothing above U+10FFFF), or 0. */
-static size_t
-utf8_len(const unsigned char *p, size_t left)
-{
-	unsigned char lo = 0x80, hi = 0xBF;
-	size_t n, i;
-
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xC2 && p[0] <= 0xDF)
-		n = 2;
-	else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-		n = 3;
-	else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-		n = 4;
-	else
-		return 0;
-	if (p[0] == 0xE0)
-		lo = 0xA0;
-	else if (p[0] == 0xED)
-		hi = 0x9F;
-	else if (p[0] == 0xF0)
-		lo = 0x90;
-	else if (p[0] == 0xF4)
-		hi = 0x8F;
-	if (left < n || p[1] < lo || p[1] > hi)
-		return 0;
-	for (i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xBF)
-			return 0;
-	return n;
-}
-
-/* A JSON string of s; invalid UTF-8 bytes become U+FFFD.  New reference,
- * NULL only when out of memory. */
-static json_t *
-jstr(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i, k, o = 0;
-	char *buf;
-	json_t *j;
-
-	for (i = 0; i < n; i += k)
-		if ((k = utf8_len(p + i, n - i)) == 0)
-			break;
-	if (i == n)
-		return json_stringn(s, n);
-	if ((buf = malloc(n * 3 + 1)) == NULL)
-		return NULL;
-	for (i = 0; i < n; i += k) {
-		if ((k = utf8_len(p + i, n - i)) == 0) {
-			memcpy(buf + o, "\xEF\xBF\xBD", 3);
-			o += 3;
-			k = 1;
-		} else {
-			memcpy(buf + o, s + i, k);
-			o += k;
-		}
-	}
-	j = json_stringn(buf, o);
-	free(buf);
-	return j;
-}
-
-/* jstr, or null for "". */
-static json_t *
-jopt(const char *s)
-{
-	return s[0] == '\0' ? json_null() : jstr(s);
-}
-
-static json_t *
-jtime(int64_t ms)
-{
-	char buf[32];
-
-	if (ms <= 0)
-		return json_null();
-	rfc3339(ms, buf, sizeof(buf));
-	return json_string(buf);
-}
-
-static json_int_t
-ju(uint64_t v)
-{
-	return v > (uint64_t)INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)v;
-}
-
-/* Add value (stolen, may be NULL) under key; 0 or -1. */
-static int
-set(json_t *o, const char *key, json_t *value)
-{
-	return json_object_set_new(o, key, value);
-}
 
 /* ---- replies ------------------------------------------------------- */
 
@@ -228,7 +110,7 @@ reply_error(struct evhttp_request *req, int code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	body = json_object();
-	if (body == NULL || set(body, "error", jstr(msg)) != 0) {
+	if (body == NULL || json_object_set_new(body, "error", mxs_api_json_str(msg)) != 0) {
 		json_decref(body);
 		evhttp_send_error(req, 500, NULL);
 		return;
@@ -400,15 +282,15 @@ get_domains(struct mxs_api *api, struct evhttp_request *req)
 	}
 	arr = json_array();
 	for (i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr,
-		                          json_pack("{s:o,s:I,s:o}", "domain", jstr(d[i].domain),
-		                                    "interval_s", (json_int_t)d[i].interval_s,
-		                                    "added", jtime(d[i].added_ms))) != 0) {
+		if (json_array_append_new(
+		            arr, json_pack("{s:o,s:I,s:o}", "domain", mxs_api_json_str(d[i].domain),
+		                           "interval_s", (json_int_t)d[i].interval_s, "added",
+		                           mxs_api_json_time(d[i].added_ms))) != 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	free(d);
-	body = json_pack("{s:I,s:o}", "list_version", ju(ver), "domains", arr);
+	body = json_pack("{s:I,s:o}", "list_version", mxs_api_json_u64(ver), "domains", arr);
 	reply_json(req, 200, body);
 }
 
@@ -483,8 +365,8 @@ post_domain(struct mxs_api *api, struct evhttp_request *req)
 	mxs_info("event=api_domain_put domain=%s interval_s=%u created=%d", d.domain, d.interval_s,
 	         created);
 	reply_json(req, created ? 201 : 200,
-	           json_pack("{s:o,s:I,s:b}", "domain", jstr(d.domain), "interval_s", iv, "created",
-	                     created));
+	           json_pack("{s:o,s:I,s:b}", "domain", mxs_api_json_str(d.domain), "interval_s",
+	                     iv, "created", created));
 out:
 	json_decref(root);
 }
@@ -504,84 +386,11 @@ delete_domain(struct mxs_api *api, struct evhttp_request *req, const char *name)
 		return;
 	}
 	mxs_info("event=api_domain_remove domain=%s", name);
-	reply_json(req, 200, json_pack("{s:o,s:b}", "domain", jstr(name), "removed", 1));
+	reply_json(req, 200,
+	           json_pack("{s:o,s:b}", "domain", mxs_api_json_str(name), "removed", 1));
 }
 
 /* ---- /api/v1/status/NAME ------------------------------------------- */
-
-static json_t *
-checks_json(const struct mxs_store_obs *o)
-{
-	json_t *c = json_object();
-	int i;
-
-	for (i = 0; c != NULL && i < MXS_STORE_NCHECKS; i++)
-		if (set(c, check_keys[i],
-		        json_pack("{s:o,s:o,s:o}", "status", jstr(o->v[i].status), "result_type",
-		                  jstr(o->v[i].result_type), "reason", jstr(o->v[i].reason))) !=
-		    0) {
-			json_decref(c);
-			return NULL;
-		}
-	return c;
-}
-
-/* The TLSA records, one per line, as an array. */
-static json_t *
-tlsa_json(const char *s)
-{
-	json_t *a = json_array();
-	char line[MXS_STORE_TLSA_MAX];
-	const char *nl;
-	size_t len;
-
-	while (a != NULL && *s != '\0') {
-		nl = strchr(s, '\n');
-		len = nl ? (size_t)(nl - s) : strlen(s);
-		if (len > 0) {
-			memcpy(line, s, len < sizeof(line) ? len : sizeof(line) - 1);
-			line[len < sizeof(line) ? len : sizeof(line) - 1] = '\0';
-			if (json_array_append_new(a, jstr(line)) != 0) {
-				json_decref(a);
-				return NULL;
-			}
-		}
-		s += len + (nl != NULL);
-	}
-	return a;
-}
-
-static json_t *
-row_json(const struct mxs_store_obs *o, int64_t now)
-{
-	json_t *r = json_pack("{s:o,s:o,s:o,s:o,s:I}", "mx_host", jstr(o->mx_host), "address",
-	                      jstr(o->address), "region", jstr(o->region), "seen", jtime(o->t_ms),
-	                      "age_s", (json_int_t)((now - o->t_ms) / 1000));
-	int bad;
-
-	if (r == NULL)
-		return NULL;
-	bad = set(r, "starttls",
-	          o->starttls_advertised < 0 ? json_null() : json_boolean(o->starttls_advertised));
-	bad |= set(r, "checks", checks_json(o));
-	bad |= set(r, "tls_version", jopt(o->tls_version));
-	bad |= set(r, "days_to_expiry",
-	           o->days_to_expiry == MXS_STORE_NO_DAYS ? json_null()
-	                                                  : json_integer(o->days_to_expiry));
-	bad |= set(r, "leaf_sha256", jopt(o->leaf_sha256));
-	bad |= set(r, "spki_sha256", jopt(o->spki_sha256));
-	bad |= set(r, "dnssec", jopt(o->dnssec));
-	bad |= set(r, "mx_set", jopt(o->mx_set));
-	bad |= set(r, "sts_mode", jopt(o->sts_mode));
-	bad |= set(r, "sts_id", jopt(o->sts_id));
-	bad |= set(r, "sts_body_sha256", jopt(o->sts_body_sha256));
-	bad |= set(r, "tlsa", tlsa_json(o->tlsa));
-	if (bad) {
-		json_decref(r);
-		return NULL;
-	}
-	return r;
-}
 
 static void
 get_status(struct mxs_api *api, struct evhttp_request *req, const char *name)
@@ -614,13 +423,15 @@ get_status(struct mxs_api *api, struct evhttp_request *req, const char *name)
 	}
 	arr = json_array();
 	for (i = 0; arr != NULL && i < n && i < MXS_API_STATUS_ROWS; i++)
-		if (json_array_append_new(arr, row_json(&rows[i], now)) != 0) {
+		if (json_array_append_new(arr, mxs_api_json_row(&rows[i], now)) != 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
 	free(rows);
-	body = json_pack("{s:o,s:b,s:o}", "domain", jstr(name), "watched", w, "rows", arr);
-	if (body != NULL && n > MXS_API_STATUS_ROWS && set(body, "truncated", json_true()) != 0) {
+	body = json_pack("{s:o,s:b,s:o}", "domain", mxs_api_json_str(name), "watched", w, "rows",
+	                 arr);
+	if (body != NULL && n > MXS_API_STATUS_ROWS &&
+	    json_object_set_new(body, "truncated", json_true()) != 0) {
 		json_decref(body);
 		body = NULL;
 	}
@@ -628,75 +439,6 @@ get_status(struct mxs_api *api, struct evhttp_request *req, const char *name)
 }
 
 /* ---- /api/v1/history/NAME ------------------------------------------ */
-
-/* The store's "name=value" lines (value escaped: \\ and \n) as an object. */
-static json_t *
-fields_json(const char *s)
-{
-	json_t *o = json_object();
-	char name[64], *val;
-	size_t vlen, vmax = strlen(s) + 1, k;
-
-	if (o == NULL || (val = malloc(vmax)) == NULL) {
-		json_decref(o);
-		return NULL;
-	}
-	while (*s != '\0') {
-		for (k = 0; *s != '\0' && *s != '=' && *s != '\n'; s++)
-			if (k < sizeof(name) - 1)
-				name[k++] = *s;
-		name[k] = '\0';
-		if (*s != '=') { /* no value: a truncated list ("...") */
-			if (*s == '\n')
-				s++;
-			continue;
-		}
-		for (s++, vlen = 0; *s != '\0' && *s != '\n'; s++) {
-			if (*s == '\\' && s[1] == 'n') {
-				val[vlen++] = '\n';
-				s++;
-			} else if (*s == '\\' && s[1] == '\\') {
-				val[vlen++] = '\\';
-				s++;
-			} else {
-				val[vlen++] = *s;
-			}
-		}
-		val[vlen] = '\0';
-		if (*s == '\n')
-			s++;
-		if (name[0] != '\0' && set(o, name, jstr(val)) != 0) {
-			json_decref(o);
-			o = NULL;
-			break;
-		}
-	}
-	free(val);
-	return o;
-}
-
-/* "a,b,c" as an array of strings. */
-static json_t *
-what_json(const char *s)
-{
-	json_t *a = json_array();
-	char item[MXS_STORE_WHAT_MAX];
-	size_t k;
-
-	while (a != NULL && *s != '\0') {
-		for (k = 0; *s != '\0' && *s != ','; s++)
-			if (k < sizeof(item) - 1)
-				item[k++] = *s;
-		item[k] = '\0';
-		if (*s == ',')
-			s++;
-		if (k > 0 && json_array_append_new(a, jstr(item)) != 0) {
-			json_decref(a);
-			a = NULL;
-		}
-	}
-	return a;
-}
 
 /* ?limit=N: 0 and *limit set, or -1. */
 static int
@@ -733,8 +475,8 @@ static void
 get_history(struct mxs_api *api, struct evhttp_request *req, const char *name)
 {
 	struct mxs_store_change *ch;
-	json_t *arr, *body, *c;
-	char err[512], t[32];
+	json_t *arr, *body;
+	char err[512];
 	size_t limit, n = 0, i;
 	int w = 1;
 
@@ -760,19 +502,13 @@ get_history(struct mxs_api *api, struct evhttp_request *req, const char *name)
 		return;
 	}
 	arr = json_array();
-	for (i = 0; arr != NULL && i < n && i < limit; i++) {
-		rfc3339(ch[i].t_ms, t, sizeof(t));
-		c = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "t", t, "mx_host",
-		              jstr(ch[i].mx_host), "address", jstr(ch[i].address), "region",
-		              jstr(ch[i].region), "what", what_json(ch[i].what), "old",
-		              fields_json(ch[i].old_values), "new", fields_json(ch[i].new_values));
-		if (json_array_append_new(arr, c) != 0) {
+	for (i = 0; arr != NULL && i < n && i < limit; i++)
+		if (json_array_append_new(arr, mxs_api_json_change(&ch[i])) != 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
-	}
 	free(ch);
-	body = json_pack("{s:o,s:o}", "domain", jstr(name), "changes", arr);
+	body = json_pack("{s:o,s:o}", "domain", mxs_api_json_str(name), "changes", arr);
 	reply_json(req, 200, body);
 }
 
@@ -808,38 +544,6 @@ agent_state(const struct mxs_api *api, const struct mxs_store_agent *a, int64_t 
 	return now - a->last_heartbeat_ms <= api->stale_after_s * 1000 ? "up" : "stale";
 }
 
-static json_t *
-agent_json(const struct mxs_api *api, const struct mxs_store_agent *a, int64_t now)
-{
-	json_t *j = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s}", "name", jstr(a->name), "region",
-	                      jstr(a->region), "version", jstr(a->version), "address",
-	                      jstr(a->address), "first_seen", jtime(a->first_seen_ms), "last_hello",
-	                      jtime(a->last_hello_ms), "last_heartbeat",
-	                      jtime(a->last_heartbeat_ms), "state", agent_state(api, a, now));
-	int bad;
-
-	if (j == NULL)
-		return NULL;
-	bad = set(j, "heartbeat_age_s",
-	          a->last_heartbeat_ms > 0 ? json_integer((now - a->last_heartbeat_ms) / 1000)
-	                                   : json_null());
-	bad |= set(j, "egress", jstr(a->egress));
-	bad |= set(j, "egress_detail", jstr(a->egress_detail));
-	bad |= set(j, "spool_depth", json_integer(ju(a->spool_depth)));
-	bad |= set(j, "spool_bytes", json_integer(ju(a->spool_bytes)));
-	bad |= set(j, "spool_dropped", json_integer(ju(a->spool_dropped)));
-	bad |= set(j, "probes_run", json_integer(ju(a->probes_run)));
-	bad |= set(j, "probes_failed", json_integer(ju(a->probes_failed)));
-	bad |= set(j, "cycles", json_integer(ju(a->cycles)));
-	bad |= set(j, "last_cycle_ms", json_integer(a->last_cycle_ms));
-	bad |= set(j, "uptime_s", json_integer(ju(a->uptime_s)));
-	if (bad) {
-		json_decref(j);
-		return NULL;
-	}
-	return j;
-}
-
 static void
 get_regions(struct mxs_api *api, struct evhttp_request *req)
 {
@@ -854,11 +558,14 @@ get_regions(struct mxs_api *api, struct evhttp_request *req)
 		return;
 	}
 	arr = json_array();
-	for (i = 0; arr != NULL && i < n; i++)
-		if (json_array_append_new(arr, agent_json(api, &a[i], now)) != 0) {
+	for (i = 0; arr != NULL && i < n; i++) {
+		const char *state = agent_state(api, &a[i], now);
+
+		if (json_array_append_new(arr, mxs_api_json_agent(&a[i], state, now)) != 0) {
 			json_decref(arr);
 			arr = NULL;
 		}
+	}
 	free(a);
 	reply_json(req, 200, json_pack("{s:o}", "agents", arr));
 }

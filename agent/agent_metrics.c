@@ -21,6 +21,7 @@
 
 #include "agent_metrics.h"
 #include "mxs_httpd.h"
+#include "mxs_prom.h"
 #include "mxs_log.h"
 
 const double mxs_agent_metrics_lat_bounds_ms[MXS_AM_LAT_BUCKETS] = {1,  2,   5,   10,  25,
@@ -54,18 +55,8 @@ static const char *const reqfail_names[MXS_AM_NREQFAIL] = {
 void
 mxs_agent_metrics_batch_latency(struct mxs_agent_metrics *m, double ms)
 {
-	size_t i;
-	double us;
-
-	if (!(ms >= 0)) /* negative or NaN: a clock step; count as 0 */
-		ms = 0;
-	for (i = 0; i < MXS_AM_LAT_BUCKETS; i++)
-		if (ms <= mxs_agent_metrics_lat_bounds_ms[i])
-			break;
-	ADD(m->lat_bucket[i], 1);
-	us = ms * 1000.0 + 0.5;
-	ADD(m->lat_sum_us, us >= 1e18 ? (uint64_t)1e18 : (uint64_t)us);
-	ADD(m->lat_count, 1);
+	mxs_prom_hist_observe(m->lat_bucket, mxs_agent_metrics_lat_bounds_ms, MXS_AM_LAT_BUCKETS,
+	                      &m->lat_sum_us, &m->lat_count, ms);
 }
 
 static void
@@ -115,37 +106,19 @@ mxs_agent_metrics_result(struct mxs_agent_metrics *m, const Mxs__ProbeResult *pr
 /* ---- rendering ----------------------------------------------------- */
 
 static void
-head(FILE *out, const char *name, const char *type, const char *help)
-{
-	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
 one(FILE *out, const char *name, const char *type, const char *help, uint64_t v)
 {
-	head(out, name, type, help);
+	mxs_prom_head(out, name, type, help);
 	fprintf(out, "%s %llu\n", name, ULL(v));
 }
 
 static void
 render_latency(const struct mxs_agent_metrics *m, FILE *out)
 {
-	const char *name = "mxsentry_agent_batch_latency_seconds";
-	uint64_t cum = 0;
-	size_t i;
-
-	head(out, name, "histogram", "Time from sending a result batch to the collector's Ack.");
-	for (i = 0; i < MXS_AM_LAT_BUCKETS; i++) {
-		cum += LOAD(m->lat_bucket[i]);
-		fprintf(out, "%s_bucket{le=\"%g\"} %llu\n", name,
-		        mxs_agent_metrics_lat_bounds_ms[i] / 1000.0, ULL(cum));
-	}
-	cum += LOAD(m->lat_bucket[MXS_AM_LAT_BUCKETS]);
-	fprintf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, ULL(cum));
-	fprintf(out, "%s_sum %.6f\n", name, (double)LOAD(m->lat_sum_us) / 1e6);
-	/* _count equals the +Inf bucket by definition; a scrape racing a
-	 * batch could otherwise see them one apart. */
-	fprintf(out, "%s_count %llu\n", name, ULL(cum));
+	mxs_prom_hist_render(out, "mxsentry_agent_batch_latency_seconds",
+	                     "Time from sending a result batch to the collector's Ack.",
+	                     m->lat_bucket, mxs_agent_metrics_lat_bounds_ms, MXS_AM_LAT_BUCKETS,
+	                     &m->lat_sum_us);
 }
 
 static void
@@ -155,14 +128,15 @@ render_uplink(const struct mxs_agent_metrics *m, FILE *out)
 
 	one(out, "mxsentry_agent_requests_total", "counter", "Requests sent to the collector.",
 	    LOAD(m->requests));
-	head(out, "mxsentry_agent_requests_failed_total", "counter",
-	     "Requests to the collector that failed: no reply in time, refused with an Error, "
-	     "malformed or unexpected reply.");
+	mxs_prom_head(
+	        out, "mxsentry_agent_requests_failed_total", "counter",
+	        "Requests to the collector that failed: no reply in time, refused with an Error, "
+	        "malformed or unexpected reply.");
 	for (c = 0; c < MXS_AM_NREQFAIL; c++)
 		fprintf(out, "mxsentry_agent_requests_failed_total{reason=\"%s\"} %llu\n",
 		        reqfail_names[c], ULL(LOAD(m->requests_failed[c])));
-	head(out, "mxsentry_agent_hellos_total", "counter",
-	     "Hellos by outcome (refused: by the collector).");
+	mxs_prom_head(out, "mxsentry_agent_hellos_total", "counter",
+	              "Hellos by outcome (refused: by the collector).");
 	fprintf(out, "mxsentry_agent_hellos_total{result=\"ok\"} %llu\n", ULL(LOAD(m->hello_ok)));
 	fprintf(out, "mxsentry_agent_hellos_total{result=\"refused\"} %llu\n",
 	        ULL(LOAD(m->hello_refused)));
@@ -171,14 +145,14 @@ render_uplink(const struct mxs_agent_metrics *m, FILE *out)
 	    LOAD(m->collector_up));
 	one(out, "mxsentry_agent_batches_sent_total", "counter",
 	    "Result batches sent and acknowledged.", LOAD(m->batches_sent));
-	head(out, "mxsentry_agent_results_acked_total", "counter",
-	     "Results acknowledged by the collector, by outcome.");
+	mxs_prom_head(out, "mxsentry_agent_results_acked_total", "counter",
+	              "Results acknowledged by the collector, by outcome.");
 	fprintf(out, "mxsentry_agent_results_acked_total{outcome=\"stored\"} %llu\n",
 	        ULL(LOAD(m->results_acked_stored)));
 	fprintf(out, "mxsentry_agent_results_acked_total{outcome=\"duplicate\"} %llu\n",
 	        ULL(LOAD(m->results_acked_duplicate)));
-	head(out, "mxsentry_agent_verdicts_total", "counter",
-	     "Per-address verdicts of the results acknowledged, by check and status.");
+	mxs_prom_head(out, "mxsentry_agent_verdicts_total", "counter",
+	              "Per-address verdicts of the results acknowledged, by check and status.");
 	for (c = 0; c < MXS_AM_NCHECKS; c++)
 		for (s = 0; s < MXS_AM_NSTATUS; s++)
 			fprintf(out,
@@ -207,12 +181,12 @@ render_prober(const struct mxs_agent_metrics *m, FILE *out)
 	    "Probes that could not run (not probes that found a fault).", LOAD(m->probes_failed));
 	one(out, "mxsentry_agent_cycles_total", "counter", "Probe cycles completed.",
 	    LOAD(m->cycles));
-	head(out, "mxsentry_agent_last_cycle_duration_seconds", "gauge",
-	     "How long the last completed probe cycle took.");
+	mxs_prom_head(out, "mxsentry_agent_last_cycle_duration_seconds", "gauge",
+	              "How long the last completed probe cycle took.");
 	fprintf(out, "mxsentry_agent_last_cycle_duration_seconds %.3f\n",
 	        (double)LOAD(m->last_cycle_ms) / 1000.0);
-	head(out, "mxsentry_agent_egress", "gauge",
-	     "The prober's judgement of its own port-25 egress: 1 for the current state.");
+	mxs_prom_head(out, "mxsentry_agent_egress", "gauge",
+	              "The prober's judgement of its own port-25 egress: 1 for the current state.");
 	for (i = 0; i < sizeof(eg) / sizeof(eg[0]); i++) {
 		known |= e == eg[i].state;
 		fprintf(out, "mxsentry_agent_egress{state=\"%s\"} %d\n", eg[i].name,
@@ -245,8 +219,8 @@ mxs_agent_metrics_render(const struct mxs_agent_metrics *m, FILE *out)
 	render_prober(m, out);
 	started = LOAD(m->started_unix_ms);
 	if (started > 0) {
-		head(out, "mxsentry_agent_start_time_seconds", "gauge",
-		     "When the agent started, Unix seconds.");
+		mxs_prom_head(out, "mxsentry_agent_start_time_seconds", "gauge",
+		              "When the agent started, Unix seconds.");
 		fprintf(out, "mxsentry_agent_start_time_seconds %.3f\n", (double)started / 1000.0);
 	}
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "metrics.h"
+#include "mxs_prom.h"
 
 const double mxs_metrics_lat_bounds_ms[MXS_METRICS_LAT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250};
 
@@ -34,18 +35,8 @@ static const char *const status_names[MXS_MS_N] = {
 void
 mxs_metrics_batch_latency(struct mxs_metrics *m, double ms)
 {
-	size_t i;
-	double us;
-
-	if (!(ms >= 0)) /* negative or NaN: a clock step; count as 0 */
-		ms = 0;
-	for (i = 0; i < MXS_METRICS_LAT_BUCKETS; i++)
-		if (ms <= mxs_metrics_lat_bounds_ms[i])
-			break;
-	ADD(m->lat_bucket[i], 1);
-	us = ms * 1000.0 + 0.5;
-	ADD(m->lat_sum_us, us >= 1e18 ? (uint64_t)1e18 : (uint64_t)us);
-	ADD(m->lat_count, 1);
+	mxs_prom_hist_observe(m->lat_bucket, mxs_metrics_lat_bounds_ms, MXS_METRICS_LAT_BUCKETS,
+	                      &m->lat_sum_us, &m->lat_count, ms);
 }
 
 void
@@ -64,15 +55,9 @@ mxs_metrics_obs(struct mxs_metrics *m, enum mxs_store_check c, const char *statu
 }
 
 static void
-head(FILE *out, const char *name, const char *type, const char *help)
-{
-	fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
-static void
 counter(FILE *out, const char *name, const char *help, uint64_t v)
 {
-	head(out, name, "counter", help);
+	mxs_prom_head(out, name, "counter", help);
 	fprintf(out, "%s %llu\n", name, (unsigned long long)v);
 }
 
@@ -81,7 +66,7 @@ static void
 counter2(FILE *out, const char *name, const char *help, const char *label, const char *l1,
          uint64_t v1, const char *l2, uint64_t v2)
 {
-	head(out, name, "counter", help);
+	mxs_prom_head(out, name, "counter", help);
 	fprintf(out, "%s{%s=\"%s\"} %llu\n", name, label, l1, (unsigned long long)v1);
 	fprintf(out, "%s{%s=\"%s\"} %llu\n", name, label, l2, (unsigned long long)v2);
 }
@@ -89,22 +74,10 @@ counter2(FILE *out, const char *name, const char *help, const char *label, const
 static void
 render_latency(const struct mxs_metrics *m, FILE *out)
 {
-	const char *name = "mxsentry_batch_latency_seconds";
-	uint64_t cum = 0;
-	size_t i;
-
-	head(out, name, "histogram", "Time from receiving a result batch to sending its Ack.");
-	for (i = 0; i < MXS_METRICS_LAT_BUCKETS; i++) {
-		cum += LOAD(m->lat_bucket[i]);
-		fprintf(out, "%s_bucket{le=\"%g\"} %llu\n", name,
-		        mxs_metrics_lat_bounds_ms[i] / 1000.0, (unsigned long long)cum);
-	}
-	cum += LOAD(m->lat_bucket[MXS_METRICS_LAT_BUCKETS]);
-	fprintf(out, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
-	fprintf(out, "%s_sum %.6f\n", name, (double)LOAD(m->lat_sum_us) / 1e6);
-	/* _count equals the +Inf bucket by definition; a scrape racing a
-	 * batch could otherwise see them one apart. */
-	fprintf(out, "%s_count %llu\n", name, (unsigned long long)cum);
+	mxs_prom_hist_render(out, "mxsentry_batch_latency_seconds",
+	                     "Time from receiving a result batch to sending its Ack.",
+	                     m->lat_bucket, mxs_metrics_lat_bounds_ms, MXS_METRICS_LAT_BUCKETS,
+	                     &m->lat_sum_us);
 }
 
 void
@@ -126,7 +99,7 @@ mxs_metrics_render(const struct mxs_metrics *m, FILE *out)
 	counter(out, "mxsentry_not_registered_total",
 	        "Requests refused because the agent had not said Hello.", LOAD(m->not_registered));
 	counter(out, "mxsentry_batches_total", "Result batches received.", LOAD(m->batches));
-	head(out, "mxsentry_results_total", "counter", "Results received, by outcome.");
+	mxs_prom_head(out, "mxsentry_results_total", "counter", "Results received, by outcome.");
 	fprintf(out, "mxsentry_results_total{outcome=\"stored\"} %llu\n",
 	        (unsigned long long)LOAD(m->results_stored));
 	fprintf(out, "mxsentry_results_total{outcome=\"duplicate\"} %llu\n",
@@ -150,9 +123,10 @@ mxs_metrics_render(const struct mxs_metrics *m, FILE *out)
 	counter(out, "mxsentry_agent_connections_total",
 	        "Connections accepted on the agent port (from nng's statistics).",
 	        LOAD(m->conn_accepted));
-	head(out, "mxsentry_agent_connection_errors_total", "counter",
-	     "Agent port connections that failed: TLS authentication, protocol (a message over "
-	     "the size limit), other.");
+	mxs_prom_head(
+	        out, "mxsentry_agent_connection_errors_total", "counter",
+	        "Agent port connections that failed: TLS authentication, protocol (a message over "
+	        "the size limit), other.");
 	fprintf(out, "mxsentry_agent_connection_errors_total{kind=\"auth\"} %llu\n",
 	        (unsigned long long)LOAD(m->conn_auth_errors));
 	fprintf(out, "mxsentry_agent_connection_errors_total{kind=\"proto\"} %llu\n",
@@ -160,8 +134,8 @@ mxs_metrics_render(const struct mxs_metrics *m, FILE *out)
 	fprintf(out, "mxsentry_agent_connection_errors_total{kind=\"other\"} %llu\n",
 	        (unsigned long long)LOAD(m->conn_other_errors));
 
-	head(out, "mxsentry_observations_total", "counter",
-	     "Observations stored, by check and verdict status.");
+	mxs_prom_head(out, "mxsentry_observations_total", "counter",
+	              "Observations stored, by check and verdict status.");
 	for (c = 0; c < MXS_STORE_NCHECKS; c++)
 		for (s = 0; s < MXS_MS_N; s++)
 			fprintf(out,
@@ -173,8 +147,8 @@ mxs_metrics_render(const struct mxs_metrics *m, FILE *out)
 
 	started = LOAD(m->started_ms);
 	if (started > 0) {
-		head(out, "mxsentry_start_time_seconds", "gauge",
-		     "When the collector started, Unix seconds.");
+		mxs_prom_head(out, "mxsentry_start_time_seconds", "gauge",
+		              "When the collector started, Unix seconds.");
 		fprintf(out, "mxsentry_start_time_seconds %.3f\n", (double)started / 1000.0);
 	}
 }

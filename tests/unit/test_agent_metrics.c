@@ -25,6 +25,7 @@
 #include <curl/curl.h>
 
 #include "agent_metrics.h"
+#include "testhttp.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -301,63 +302,15 @@ test_egress_one_hot(void **state)
 
 /* ---- the server ---------------------------------------------------- */
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t
-on_data(char *d, size_t sz, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	char *np = realloc(b->p, b->len + sz * n + 1);
-
-	if (np == NULL)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->len, d, sz * n);
-	b->len += sz * n;
-	b->p[b->len] = '\0';
-	return sz * n;
-}
-
-/* method url; returns the status, *text the body and *hdrs the headers
- * (caller frees; either may be NULL). */
+/* method on the server at port; see th_request. */
 static long
 http(const char *method, int port, const char *path, char **text, char **hdrs)
 {
-	struct buf b = {NULL, 0}, h = {NULL, 0};
 	char url[256];
-	long status = 0;
-	CURL *c = curl_easy_init();
 
-	assert_non_null(c);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	if (strcmp(method, "HEAD") == 0)
-		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
-	else
-		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	if (strcmp(method, "POST") == 0)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, "x=1");
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	if (curl_easy_perform(c) != CURLE_OK)
-		fail_msg("%s %s: transfer failed", method, url);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_cleanup(c);
-	if (text != NULL)
-		*text = b.p != NULL ? b.p : strdup("");
-	else
-		free(b.p);
-	if (hdrs != NULL)
-		*hdrs = h.p != NULL ? h.p : strdup("");
-	else
-		free(h.p);
-	return status;
+	return th_request(method, url, NULL, strcmp(method, "POST") == 0 ? "x=1" : NULL, text,
+	                  hdrs);
 }
 
 /* A fill callback standing in for the relay's: counts its calls and sets

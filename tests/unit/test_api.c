@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "http_api.h"
+#include "testhttp.h"
 #include "metrics.h"
 #include "store.h"
 
@@ -211,61 +212,14 @@ teardown(void **state)
 
 /* ---- HTTP ---------------------------------------------------------- */
 
-struct buf {
-	char *p;
-	size_t len;
-};
-
-static size_t
-on_data(char *d, size_t sz, size_t n, void *arg)
-{
-	struct buf *b = arg;
-	char *np = realloc(b->p, b->len + sz * n + 1);
-
-	if (np == NULL)
-		return 0;
-	b->p = np;
-	memcpy(b->p + b->len, d, sz * n);
-	b->len += sz * n;
-	b->p[b->len] = '\0';
-	return sz * n;
-}
-
-/* method path with token (NULL: none) and body (NULL: none).  Returns the
- * status; *text (if not NULL) the body, caller frees. */
+/* method path with token (NULL: none) and body (NULL: none); see th_request. */
 static long
 http(const char *method, const char *path, const char *token, const char *body, char **text)
 {
-	struct curl_slist *h = NULL;
-	struct buf b = {NULL, 0};
-	char url[512], auth[256];
-	long status = 0;
-	CURL *c = curl_easy_init();
+	char url[512];
 
-	assert_non_null(c);
 	snprintf(url, sizeof(url), "%s%s", g.base, path);
-	if (token != NULL) {
-		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
-		h = curl_slist_append(h, auth);
-	}
-	curl_easy_setopt(c, CURLOPT_URL, url);
-	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-	if (body != NULL)
-		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, 20L);
-	if (curl_easy_perform(c) != CURLE_OK)
-		fail_msg("%s %s: transfer failed", method, url);
-	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	if (text != NULL)
-		*text = b.p != NULL ? b.p : strdup("");
-	else
-		free(b.p);
-	return status;
+	return th_request(method, url, token, body, text, NULL);
 }
 
 /* As http(), with the reply parsed as JSON (caller decrefs). */
@@ -694,22 +648,27 @@ static int
 cli(char **out, const char *args)
 {
 	const char *bin = getenv("MXS_CLI");
-	char cmd[1024], chunk[4096];
-	struct buf b = {strdup(""), 0};
-	size_t n;
+	char cmd[1024];
+	size_t n, len = 0, cap = 4096;
+	char *b = malloc(cap);
 	FILE *p;
 	int st;
 
+	assert_non_null(b);
 	snprintf(cmd, sizeof(cmd), "MXSENTRY_URL= '%s' -s %s -t %s %s 2>&1", bin, g.base, g.tokfile,
 	         args);
 	p = popen(cmd, "r");
 	assert_non_null(p);
-	while ((n = fread(chunk, 1, sizeof(chunk), p)) > 0)
-		on_data(chunk, 1, n, &b);
+	while ((n = fread(b + len, 1, cap - len - 1, p)) > 0) {
+		len += n;
+		if (cap - len - 1 == 0)
+			assert_non_null(b = realloc(b, cap *= 2));
+	}
+	b[len] = '\0';
 	st = pclose(p);
 	if (getenv("MXS_TEST_VERBOSE") != NULL) /* to look at the tables */
-		fprintf(stderr, "$ mxsentry %s\n%s", args, b.p);
-	*out = b.p;
+		fprintf(stderr, "$ mxsentry %s\n%s", args, b);
+	*out = b;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
